@@ -1,0 +1,1 @@
+//! The inventory file (data-model.md §11).

@@ -1,0 +1,5 @@
+//! mirrorfleet control plane. For now: the inventory file (data-model.md §11),
+//! the prefix→ASN table reader and `snapshot build`/`inspect`.
+
+pub mod asn_table;
+pub mod inventory;
