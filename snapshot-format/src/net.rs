@@ -30,6 +30,7 @@ pub enum PrefixError {
     },
 }
 
+#[allow(clippy::len_without_is_empty)] // a prefix length, not a container size
 impl Prefix {
     /// A prefix from an address and length; `None` when the length is too long or
     /// host bits are set.
