@@ -3,3 +3,4 @@
 
 pub mod asn_table;
 pub mod inventory;
+pub mod snapshot_cmd;
