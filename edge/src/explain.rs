@@ -8,11 +8,10 @@ use serde_json::{Value, json};
 use crate::loaded::Loaded;
 use crate::metrics::Output;
 use crate::render::{self, TierWord};
-use crate::request::client::{AddrEvent, ClientAddr};
-use crate::request::query::Params;
+use crate::request::client::AddrEvent;
 use crate::resolve::{Endpoint, Identity, Resolution, resolve};
 use crate::select::{Matched, Selection};
-use crate::service::{Answer, ctype, run_selection};
+use crate::service::{Answer, Ask, ctype, run_selection};
 use crate::state::Edge;
 
 fn word_text(w: &TierWord) -> String {
@@ -36,7 +35,8 @@ fn event(e: Option<AddrEvent>) -> &'static str {
 }
 
 /// Builds the explain answer (200 `application/json`).
-pub fn answer(edge: &Edge, loaded: &Loaded, params: &Params, client: &ClientAddr, kind: Endpoint, output: &'static str, t: i64) -> Answer {
+pub fn answer(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, output: &'static str) -> Answer {
+    let Ask { params, client, kind, t } = ask;
     let full = edge.config.explain.full_networks.iter().any(|n| n.contains(client.requester));
     let snap = &loaded.snap;
     let resolution = resolve(loaded, params, kind);
@@ -75,12 +75,12 @@ pub fn answer(edge: &Edge, loaded: &Loaded, params: &Params, client: &ClientAddr
     // The answer the same request gets without explain, same second.
     let (sel, location) = match target {
         Some(dir) => {
-            let (s, l) = run_selection(edge, loaded, params, client, kind, dir, t, true);
+            let (s, l) = run_selection(edge, loaded, ask, dir, true);
             (Some(s), l)
         }
         None => (None, crate::service::locate(edge, loaded, client.client)),
     };
-    let plain = crate::service::answer_for_explain(edge, loaded, params, client, kind, output, t);
+    let plain = crate::service::answer_for_explain(edge, loaded, ask, output);
     let mut client_json = json!({
         "address": client.client.to_string(),
         "family": if client.client.is_ipv4() { "ipv4" } else { "ipv6" },

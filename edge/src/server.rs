@@ -279,6 +279,11 @@ fn respond(edge: &Edge, req: Request<Incoming>, peer: SocketAddr) -> Response<Fu
             internal_error(&parts)
         }
     };
+    let mut answer = answer;
+    if answer.snapshot_version.is_none() {
+        // E66: every answer names the snapshot being served, or `none`.
+        answer.snapshot_version = edge.snapshot.load().as_ref().map(|l| l.snap.version());
+    }
     edge.metrics.request(answer.endpoint, answer.status.as_u16(), started.elapsed().as_secs_f64());
     // E7: a request that declared a body is answered, then the connection closes.
     let has_body = parts.headers.get(header::TRANSFER_ENCODING).is_some()

@@ -77,6 +77,19 @@ impl Answer {
     }
 }
 
+/// One selection request after parsing: what every later step needs.
+#[derive(Clone, Copy)]
+pub struct Ask<'a> {
+    /// Validated parameters.
+    pub params: &'a Params,
+    /// Requester and client.
+    pub client: &'a ClientAddr,
+    /// Which endpoint.
+    pub kind: Endpoint,
+    /// The request's second (E56, `Date`, pubdate).
+    pub t: i64,
+}
+
 /// The output format of a selection request (E25).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
@@ -247,15 +260,18 @@ fn selection(edge: &Edge, parts: &Parts, peer: IpAddr, kind: Endpoint, format: F
     };
     let explain = params.explain && edge.config.explain.enabled;
     let head = parts.method == Method::HEAD;
-    let mut answer = if explain {
-        explain::answer(edge, loaded, &params, &client, kind, format_name(format, &params), t)
-    } else {
-        answer_for(edge, loaded, &params, &client, kind, format, t, true)
-    };
+    let ask = Ask { params: &params, client: &client, kind, t };
+    if explain {
+        let mut answer = explain::answer(edge, loaded, ask, format_name(format, &params));
+        answer.snapshot_version = Some(loaded.snap.version());
+        return answer;
+    }
+    let resolution = resolve(loaded, &params, kind);
+    let key = stats_key(loaded, &params, &resolution);
+    let mut answer = answer_for(edge, loaded, ask, format, resolution, true);
     answer.snapshot_version = Some(loaded.snap.version());
     // E70–E73: GET answers 200/302/404, not explain.
-    if !explain && !head && matches!(answer.status.as_u16(), 200 | 302 | 404) {
-        let key = stats_key(loaded, &params, &resolve(loaded, &params, kind));
+    if !head && matches!(answer.status.as_u16(), 200 | 302 | 404) {
         edge.metrics.request_by_repo(key.repo, key.arch);
         if let Some(b) = params.countme {
             edge.metrics.countme(key.repo, key.arch, b);
@@ -286,44 +302,24 @@ pub fn url_rule(kind: Endpoint, params: &Params) -> UrlRule<'_> {
 }
 
 /// Runs selection for a resolved target.
-pub fn run_selection(
-    edge: &Edge,
-    loaded: &Loaded,
-    params: &Params,
-    client: &ClientAddr,
-    kind: Endpoint,
-    dir: u32,
-    t: i64,
-    explain: bool,
-) -> (Selection, Location) {
-    let location = locate(edge, loaded, client.client);
-    let key = loaded.key;
+pub fn run_selection(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, dir: u32, explain: bool) -> (Selection, Location) {
+    let location = locate(edge, loaded, ask.client.client);
     let req = Request {
         dir,
-        client: client.client,
+        client: ask.client.client,
         location,
-        countries: &params.countries,
-        netblock: params.netblock,
-        rule: url_rule(kind, params),
-        streams: select::streams(&key, loaded.snap.version(), t, client.client),
+        countries: &ask.params.countries,
+        netblock: ask.params.netblock,
+        rule: url_rule(ask.kind, ask.params),
+        streams: select::streams(&loaded.key, loaded.snap.version(), ask.t, ask.client.client),
         explain,
     };
     (select::select(loaded, &req), location)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn answer_for(
-    edge: &Edge,
-    loaded: &Loaded,
-    params: &Params,
-    client: &ClientAddr,
-    kind: Endpoint,
-    format: Format,
-    t: i64,
-    record: bool,
-) -> Answer {
+fn answer_for(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, format: Format, resolution: Resolution<'_>, record: bool) -> Answer {
     let snap = &loaded.snap;
-    let resolution = resolve(loaded, params, kind);
+    let Ask { params, kind, t, .. } = ask;
     let (dir, file, identity) = match resolution {
         Resolution::Target { dir, file, identity } => (dir, file, identity),
         Resolution::Disabled { .. } => return message(StatusCode::OK, format, &["repo disabled"], kind, t),
@@ -341,7 +337,7 @@ fn answer_for(
             return typed(StatusCode::NOT_FOUND, format, body, kind, t);
         }
     };
-    let (sel, _) = run_selection(edge, loaded, params, client, kind, dir, t, false);
+    let (sel, _) = run_selection(edge, loaded, ask, dir, false);
     if record {
         record_selection(edge, &sel);
     }
@@ -436,13 +432,13 @@ fn answer_for(
 }
 
 /// The answer a request gets without explain (for explain's `answer` part); no metrics.
-pub fn answer_for_explain(edge: &Edge, loaded: &Loaded, params: &Params, client: &ClientAddr, kind: Endpoint, output: &str, t: i64) -> Answer {
+pub fn answer_for_explain(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, output: &str) -> Answer {
     let format = match output {
         "metalink4" => Format::Metalink4,
         "metalink3" => Format::Metalink3,
         _ => Format::Plain,
     };
-    answer_for(edge, loaded, params, client, kind, format, t, false)
+    answer_for(edge, loaded, ask, format, resolve(loaded, ask.params, ask.kind), false)
 }
 
 /// Tier and trimming metrics of one selection (E77).

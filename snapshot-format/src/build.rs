@@ -234,7 +234,7 @@ fn assemble(data: &SnapshotData) -> Result<Payload, BuildError> {
             let start = p.versions.len() as u32;
             let mut versions: Vec<_> = f.versions.iter().collect();
             // Stable: ties keep the producer's order.
-            versions.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+            versions.sort_by_key(|v| std::cmp::Reverse(v.timestamp));
             for v in versions {
                 p.versions.push(VersionRec {
                     timestamp: v.timestamp,

@@ -48,10 +48,11 @@ impl Snapshot {
     pub fn from_owner<T: SnapshotBytes>(owner: T) -> Result<Snapshot, SnapshotError> {
         let data = owner.as_ref();
         let header = Header::decode(data)?;
-        if (data.as_ptr() as usize).wrapping_add(HEADER_LEN) % 16 != 0 {
+        let aligned16 = |p: *const u8| (p as usize).wrapping_add(HEADER_LEN).is_multiple_of(16);
+        if !aligned16(data.as_ptr()) {
             let mut aligned = AlignedVec::<16>::with_capacity(data.len());
             aligned.extend_from_slice(data);
-            if (aligned.as_ptr() as usize).wrapping_add(HEADER_LEN) % 16 != 0 {
+            if !aligned16(aligned.as_ptr()) {
                 return Err(SnapshotError::Io("cannot align the snapshot in memory".into()));
             }
             return Snapshot::from_owner(aligned);
