@@ -111,15 +111,13 @@ fn resolve_path<'a>(loaded: &'a Loaded, path: &'a str, endpoint: Endpoint) -> Re
             Endpoint::Metalink => Resolution::NoMetalink { dir: path, file: "" },
         };
     }
+    // E31: the rest must be an exported directory, on both endpoints.
     let (dir_name, file) = path.rsplit_once('/').unwrap_or(("", path));
-    let dir = snap.find_directory(dir_name);
-    match (endpoint, dir) {
-        (Endpoint::Mirrorlist, Some(dir)) => Resolution::Target { dir, file: Some(file), identity },
-        (Endpoint::Mirrorlist, None) => Resolution::InvalidPath,
-        (Endpoint::Metalink, Some(dir)) if snap.find_file(dir, file).is_some() => {
-            Resolution::Target { dir, file: Some(file), identity }
-        }
-        (Endpoint::Metalink, _) => Resolution::NoMetalink { dir: dir_name, file },
+    let Some(dir) = snap.find_directory(dir_name) else { return Resolution::InvalidPath };
+    match endpoint {
+        Endpoint::Mirrorlist => Resolution::Target { dir, file: Some(file), identity },
+        Endpoint::Metalink if snap.find_file(dir, file).is_some() => Resolution::Target { dir, file: Some(file), identity },
+        Endpoint::Metalink => Resolution::NoMetalink { dir: dir_name, file },
     }
 }
 
