@@ -8,7 +8,11 @@ use mirrorfleet_control::snapshot_cmd::{self, BuildArgs, Reported};
 
 /// mirrorfleet control plane.
 #[derive(Parser)]
-#[command(name = "mirrorfleet", version, about = "mirrorfleet control plane: inventories, snapshots, publishing")]
+#[command(
+    name = "mirrorfleet",
+    version,
+    about = "mirrorfleet control plane: inventories, snapshots, publishing"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,9 +61,25 @@ enum SnapshotCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Snapshot(SnapshotCommand::Build { inventory, out, asn_table, version, installation_id, strict }) => {
-            let args = BuildArgs { inventory, out, asn_table, version, installation_id, strict };
-            snapshot_cmd::check_paths(&args).and_then(|_| snapshot_cmd::build_snapshot(&args, &mut std::io::stderr())).map(|_| 0)
+        Command::Snapshot(SnapshotCommand::Build {
+            inventory,
+            out,
+            asn_table,
+            version,
+            installation_id,
+            strict,
+        }) => {
+            let args = BuildArgs {
+                inventory,
+                out,
+                asn_table,
+                version,
+                installation_id,
+                strict,
+            };
+            snapshot_cmd::check_paths(&args)
+                .and_then(|_| snapshot_cmd::build_snapshot(&args, &mut std::io::stderr()))
+                .map(|_| 0)
         }
         Command::Snapshot(SnapshotCommand::Inspect { file, json }) => {
             snapshot_cmd::inspect(&file, json, &mut std::io::stdout(), &mut std::io::stderr())

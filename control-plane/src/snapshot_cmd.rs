@@ -55,21 +55,33 @@ pub fn inventory_installation_id() -> [u8; 16] {
 /// `created_at`: `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
 fn created_at() -> anyhow::Result<i64> {
     match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => v.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH: {v:?} is not a whole number of seconds")),
+        Ok(v) => v
+            .trim()
+            .parse::<i64>()
+            .with_context(|| format!("SOURCE_DATE_EPOCH: {v:?} is not a whole number of seconds")),
         Err(_) => Ok(now()),
     }
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Writes a file atomically: temporary file in the same directory, fsync, rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot create a file in {}", dir.display()))?;
-    tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_all()).with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
@@ -77,7 +89,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 pub fn build_snapshot(args: &BuildArgs, log: &mut dyn Write) -> anyhow::Result<()> {
     let started = Instant::now();
     let name = args.inventory.display().to_string();
-    let text = std::fs::read_to_string(&args.inventory).with_context(|| format!("cannot read inventory {name}"))?;
+    let text = std::fs::read_to_string(&args.inventory)
+        .with_context(|| format!("cannot read inventory {name}"))?;
     let (inventory, warnings) = match parse_inventory(&name, &text) {
         Ok(ok) => ok,
         Err(diagnostics) => {
@@ -85,16 +98,32 @@ pub fn build_snapshot(args: &BuildArgs, log: &mut dyn Write) -> anyhow::Result<(
                 writeln!(log, "{d}")?;
             }
             let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-            return Err(Reported { status: 2, message: format!("{name}: {errors} error(s); no snapshot written") }.into());
+            return Err(Reported {
+                status: 2,
+                message: format!("{name}: {errors} error(s); no snapshot written"),
+            }
+            .into());
         }
     };
     for w in &warnings {
         writeln!(log, "{w}")?;
     }
     if args.strict && !warnings.is_empty() {
-        return Err(Reported { status: 2, message: format!("{name}: {} warning(s) and --strict; no snapshot written", warnings.len()) }.into());
+        return Err(Reported {
+            status: 2,
+            message: format!(
+                "{name}: {} warning(s) and --strict; no snapshot written",
+                warnings.len()
+            ),
+        }
+        .into());
     }
-    writeln!(log, "read {name}: {} sites ({:.0} ms)", inventory.sites.len(), started.elapsed().as_secs_f64() * 1000.0)?;
+    writeln!(
+        log,
+        "read {name}: {} sites ({:.0} ms)",
+        inventory.sites.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    )?;
     let mut opts = BuildOptions {
         version: args.version.unwrap_or_else(|| now().max(1) as u64),
         created_at: created_at()?,
@@ -103,17 +132,27 @@ pub fn build_snapshot(args: &BuildArgs, log: &mut dyn Write) -> anyhow::Result<(
         ..BuildOptions::default()
     };
     if let Some(id) = &args.installation_id {
-        let parsed = uuid::Uuid::parse_str(id).with_context(|| format!("--installation-id: {id:?} is not a UUID"))?;
+        let parsed = uuid::Uuid::parse_str(id)
+            .with_context(|| format!("--installation-id: {id:?} is not a UUID"))?;
         opts.installation_id = *parsed.as_bytes();
     }
     if let Some(path) = &args.asn_table {
-        let (table, report) = read_asn_table_file(path, DEFAULT_MAX_BAD_FRACTION).map_err(|e| anyhow::anyhow!("--asn-table: {e}"))?;
+        let (table, report) = read_asn_table_file(path, DEFAULT_MAX_BAD_FRACTION)
+            .map_err(|e| anyhow::anyhow!("--asn-table: {e}"))?;
         for issue in &report.issues {
             writeln!(log, "{issue}")?;
         }
-        writeln!(log, "read {}: {} IPv4 and {} IPv6 prefixes", path.display(), table.count_v4(), table.count_v6())?;
+        writeln!(
+            log,
+            "read {}: {} IPv4 and {} IPv6 prefixes",
+            path.display(),
+            table.count_v4(),
+            table.count_v6()
+        )?;
         opts.asn_sha256 = table.sha256_hex();
-        opts.asn_source = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        opts.asn_source = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         opts.asn_imported_at = opts.created_at;
         opts.prefix_asn = table.entries;
     }
@@ -123,7 +162,8 @@ pub fn build_snapshot(args: &BuildArgs, log: &mut dyn Write) -> anyhow::Result<(
     }
     let step = Instant::now();
     let bytes = build(&data).context("cannot build the snapshot")?;
-    let snap = Snapshot::from_bytes(bytes.clone()).context("the built snapshot does not validate")?;
+    let snap =
+        Snapshot::from_bytes(bytes.clone()).context("the built snapshot does not validate")?;
     write_atomically(&args.out, &bytes)?;
     let c = &snap.payload().counts;
     writeln!(
@@ -145,7 +185,10 @@ pub fn build_snapshot(args: &BuildArgs, log: &mut dyn Write) -> anyhow::Result<(
 fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| unix.to_string())
 }
 
@@ -195,7 +238,12 @@ pub fn inspect_json(snap: &Snapshot) -> serde_json::Value {
 }
 
 /// Runs `snapshot inspect`; returns the exit status.
-pub fn inspect(path: &Path, as_json: bool, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
+pub fn inspect(
+    path: &Path,
+    as_json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<u8> {
     let snap = match Snapshot::read_file(path) {
         Ok(s) => s,
         Err(e) => {
@@ -214,10 +262,22 @@ pub fn inspect(path: &Path, as_json: bool, out: &mut dyn Write, err: &mut dyn Wr
     writeln!(out, "{}: valid mirrorfleet snapshot", path.display())?;
     writeln!(out, "  version           {}", v["version"])?;
     writeln!(out, "  format version    {}", v["format_version"])?;
-    writeln!(out, "  created at        {}", v["created_at"].as_str().unwrap_or(""))?;
+    writeln!(
+        out,
+        "  created at        {}",
+        v["created_at"].as_str().unwrap_or("")
+    )?;
     writeln!(out, "  size              {} bytes", v["size"])?;
-    writeln!(out, "  sha256            {}", v["sha256"].as_str().unwrap_or(""))?;
-    writeln!(out, "  installation id   {}", v["installation_id"].as_str().unwrap_or(""))?;
+    writeln!(
+        out,
+        "  sha256            {}",
+        v["sha256"].as_str().unwrap_or("")
+    )?;
+    writeln!(
+        out,
+        "  installation id   {}",
+        v["installation_id"].as_str().unwrap_or("")
+    )?;
     writeln!(out, "  source generation {}", v["source_generation"])?;
     writeln!(
         out,
@@ -225,8 +285,16 @@ pub fn inspect(path: &Path, as_json: bool, out: &mut dyn Write, err: &mut dyn Wr
         v["producer"]["name"].as_str().unwrap_or(""),
         v["producer"]["software_version"].as_str().unwrap_or("")
     )?;
-    writeln!(out, "  policy            min_mirrors {}, max_hosts {}", v["policy"]["min_mirrors"], v["policy"]["max_hosts"])?;
-    writeln!(out, "  continents        {}", v["inputs"]["continents"].as_str().unwrap_or(""))?;
+    writeln!(
+        out,
+        "  policy            min_mirrors {}, max_hosts {}",
+        v["policy"]["min_mirrors"], v["policy"]["max_hosts"]
+    )?;
+    writeln!(
+        out,
+        "  continents        {}",
+        v["inputs"]["continents"].as_str().unwrap_or("")
+    )?;
     if let Some(counts) = v["counts"].as_object() {
         writeln!(out, "  counts")?;
         for (k, n) in counts {

@@ -36,8 +36,18 @@ fn event(e: Option<AddrEvent>) -> &'static str {
 
 /// Builds the explain answer (200 `application/json`).
 pub fn answer(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, output: &'static str) -> Answer {
-    let Ask { params, client, kind, t } = ask;
-    let full = edge.config.explain.full_networks.iter().any(|n| n.contains(client.requester));
+    let Ask {
+        params,
+        client,
+        kind,
+        t,
+    } = ask;
+    let full = edge
+        .config
+        .explain
+        .full_networks
+        .iter()
+        .any(|n| n.contains(client.requester));
     let snap = &loaded.snap;
     let resolution = resolve(loaded, params, kind);
     let mut res = json!({
@@ -49,7 +59,11 @@ pub fn answer(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, output: &'static str) 
     }
     let mut target = None;
     match &resolution {
-        Resolution::Target { dir, file, identity } => {
+        Resolution::Target {
+            dir,
+            file,
+            identity,
+        } => {
             if let Identity::Repo { repo, arch } = identity {
                 res["repo"] = json!(repo);
                 res["arch"] = json!(arch);

@@ -41,9 +41,15 @@ pub struct GeoIpError {
 impl GeoIp {
     /// Opens and checks a database file.
     pub fn open(path: &Path) -> Result<GeoIp, GeoIpError> {
-        let err = |message: String| GeoIpError { path: path.display().to_string(), message };
+        let err = |message: String| GeoIpError {
+            path: path.display().to_string(),
+            message,
+        };
         let reader = maxminddb::Reader::open_readfile(path).map_err(|e| err(e.to_string()))?;
-        Ok(GeoIp { reader, path: path.to_path_buf() })
+        Ok(GeoIp {
+            reader,
+            path: path.to_path_buf(),
+        })
     }
 
     /// The country of an address: upper-cased, only when two ASCII letters.

@@ -46,7 +46,12 @@ fn network(p: Prefix) -> Option<IpNetwork> {
 
 impl Loaded {
     /// Builds the indexes of a validated snapshot. `started` is when loading began.
-    pub fn new(snap: Snapshot, started: std::time::Instant, manifest_serial: u64, key: [u8; 32]) -> Loaded {
+    pub fn new(
+        snap: Snapshot,
+        started: std::time::Instant,
+        manifest_serial: u64,
+        key: [u8; 32],
+    ) -> Loaded {
         let p = snap.payload();
         let mut netblocks = IpNetworkTable::new();
         for (i, n) in p.netblocks.iter().enumerate() {
@@ -104,13 +109,19 @@ impl Loaded {
     /// The snapshot's own copy of a repo prefix, when the repo map or the
     /// disabled list knows it.
     pub fn known_prefix(&self, prefix: &str) -> Option<&str> {
-        let i = self.prefixes.binary_search_by(|p| p.as_str().cmp(prefix)).ok()?;
+        let i = self
+            .prefixes
+            .binary_search_by(|p| p.as_str().cmp(prefix))
+            .ok()?;
         Some(&self.prefixes[i])
     }
 
     /// The snapshot's own copy of an arch name of the repo map.
     pub fn known_arch(&self, arch: &str) -> Option<&str> {
-        let i = self.arches.binary_search_by(|a| a.as_str().cmp(arch)).ok()?;
+        let i = self
+            .arches
+            .binary_search_by(|a| a.as_str().cmp(arch))
+            .ok()?;
         Some(&self.arches[i])
     }
 
@@ -124,11 +135,15 @@ impl Loaded {
 
     /// Every host netblock containing `ip`: (prefix, index into `payload().netblocks`).
     pub fn netblock_matches(&self, ip: IpAddr) -> impl Iterator<Item = (u8, u32)> + '_ {
-        self.netblocks.matches(ip).map(|(net, &i)| (net.netmask(), i))
+        self.netblocks
+            .matches(ip)
+            .map(|(net, &i)| (net.netmask(), i))
     }
 
     /// The longest netblock→country override containing `ip`.
     pub fn override_country(&self, ip: IpAddr) -> Option<([u8; 2], u8)> {
-        self.overrides.longest_match(ip).map(|(net, &cc)| (cc, net.netmask()))
+        self.overrides
+            .longest_match(ip)
+            .map(|(net, &cc)| (cc, net.netmask()))
     }
 }

@@ -27,7 +27,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&config.log.level, config.log.format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("mirrorfleet-edge: cannot start the runtime: {e}");
@@ -41,7 +44,10 @@ fn init_logging(level: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MIRRORFLEET_EDGE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -59,7 +65,8 @@ async fn run(config: config::EdgeConfig) -> ExitCode {
     if let Some(path) = edge.config.geoip.path.clone() {
         match GeoIp::open(&path) {
             Ok(g) => {
-                edge.metrics.set_geoip(g.database_type(), g.build_epoch(), None);
+                edge.metrics
+                    .set_geoip(g.database_type(), g.build_epoch(), None);
                 edge.geoip.store(Some(Arc::new(g)));
             }
             Err(e) => {
@@ -94,9 +101,11 @@ async fn run(config: config::EdgeConfig) -> ExitCode {
 /// SIGHUP re-reads GeoIP and the snapshot source (E87); SIGTERM/SIGINT drain
 /// and stop (E86); a second one exits at once with status 1.
 async fn signals(edge: Arc<Edge>, wake: Arc<Notify>, stop: watch::Sender<bool>) {
-    let (Ok(mut hup), Ok(mut term), Ok(mut int)) =
-        (signal(SignalKind::hangup()), signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
+    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers");
         return;
     };
@@ -138,10 +147,13 @@ async fn signals(edge: Arc<Edge>, wake: Arc<Notify>, stop: watch::Sender<bool>) 
 }
 
 fn reload_geoip(edge: &Edge) {
-    let Some(path) = edge.config.geoip.path.as_ref() else { return };
+    let Some(path) = edge.config.geoip.path.as_ref() else {
+        return;
+    };
     match GeoIp::open(path) {
         Ok(g) => {
-            edge.metrics.set_geoip(g.database_type(), g.build_epoch(), None);
+            edge.metrics
+                .set_geoip(g.database_type(), g.build_epoch(), None);
             edge.geoip.store(Some(Arc::new(g)));
         }
         Err(e) => {

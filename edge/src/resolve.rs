@@ -73,7 +73,9 @@ pub fn resolve<'a>(loaded: &'a Loaded, params: &'a Params, endpoint: Endpoint) -
     };
     let repo = snap.redirect(asked).unwrap_or(asked);
     if snap.is_disabled(repo) {
-        return Resolution::Disabled { identity: Identity::Repo { repo, arch } };
+        return Resolution::Disabled {
+            identity: Identity::Repo { repo, arch },
+        };
     }
     let (entry, arch) = match snap.find_repo(repo, arch) {
         Some(e) => (e, arch),
@@ -84,20 +86,37 @@ pub fn resolve<'a>(loaded: &'a Loaded, params: &'a Params, endpoint: Endpoint) -
     };
     let identity = Identity::Repo { repo, arch };
     match endpoint {
-        Endpoint::Mirrorlist => Resolution::Target { dir: entry.dir.to_native(), file: None, identity },
+        Endpoint::Mirrorlist => Resolution::Target {
+            dir: entry.dir.to_native(),
+            file: None,
+            identity,
+        },
         Endpoint::Metalink => {
             let repodata = entry.repodata.to_native();
             if repodata != NONE && snap.find_file(repodata, "repomd.xml").is_some() {
-                return Resolution::Target { dir: repodata, file: Some("repomd.xml"), identity };
+                return Resolution::Target {
+                    dir: repodata,
+                    file: Some("repomd.xml"),
+                    identity,
+                };
             }
             let dir = match snap.directory(repodata) {
                 Some(d) => d.name.as_str(),
-                None => snap.directory(entry.dir.to_native()).map_or("", |d| d.name.as_str()),
+                None => snap
+                    .directory(entry.dir.to_native())
+                    .map_or("", |d| d.name.as_str()),
             };
             // Without an exported repodata child the message names the
             // directory it would be; `dir` above is the repository itself then.
-            let dir = if repodata == NONE { loaded.repodata_name(entry.dir.to_native()) } else { dir };
-            Resolution::NoMetalink { dir, file: "repomd.xml" }
+            let dir = if repodata == NONE {
+                loaded.repodata_name(entry.dir.to_native())
+            } else {
+                dir
+            };
+            Resolution::NoMetalink {
+                dir,
+                file: "repomd.xml",
+            }
         }
     }
 }
@@ -107,31 +126,66 @@ fn resolve_path<'a>(loaded: &'a Loaded, path: &'a str, endpoint: Endpoint) -> Re
     let identity = Identity::Path(path);
     if let Some(dir) = snap.find_directory(path) {
         return match endpoint {
-            Endpoint::Mirrorlist => Resolution::Target { dir, file: None, identity },
-            Endpoint::Metalink => Resolution::NoMetalink { dir: path, file: "" },
+            Endpoint::Mirrorlist => Resolution::Target {
+                dir,
+                file: None,
+                identity,
+            },
+            Endpoint::Metalink => Resolution::NoMetalink {
+                dir: path,
+                file: "",
+            },
         };
     }
     // E31: the rest must be an exported directory, on both endpoints.
     let (dir_name, file) = path.rsplit_once('/').unwrap_or(("", path));
-    let Some(dir) = snap.find_directory(dir_name) else { return Resolution::InvalidPath };
+    let Some(dir) = snap.find_directory(dir_name) else {
+        return Resolution::InvalidPath;
+    };
     match endpoint {
-        Endpoint::Mirrorlist => Resolution::Target { dir, file: Some(file), identity },
-        Endpoint::Metalink if snap.find_file(dir, file).is_some() => Resolution::Target { dir, file: Some(file), identity },
-        Endpoint::Metalink => Resolution::NoMetalink { dir: dir_name, file },
+        Endpoint::Mirrorlist => Resolution::Target {
+            dir,
+            file: Some(file),
+            identity,
+        },
+        Endpoint::Metalink if snap.find_file(dir, file).is_some() => Resolution::Target {
+            dir,
+            file: Some(file),
+            identity,
+        },
+        Endpoint::Metalink => Resolution::NoMetalink {
+            dir: dir_name,
+            file,
+        },
     }
 }
 
 /// The E70 statistics keys for a request.
-pub fn stats_key<'a>(loaded: &'a Loaded, params: &Params, resolution: &Resolution<'_>) -> StatsKey<'a> {
-    let unknown = StatsKey { repo: "?", arch: "?" };
+pub fn stats_key<'a>(
+    loaded: &'a Loaded,
+    params: &Params,
+    resolution: &Resolution<'_>,
+) -> StatsKey<'a> {
+    let unknown = StatsKey {
+        repo: "?",
+        arch: "?",
+    };
     if params.path.is_some() {
         return unknown;
     }
     let (repo, arch) = match resolution {
-        Resolution::Target { identity: Identity::Repo { repo, arch }, .. }
-        | Resolution::Disabled { identity: Identity::Repo { repo, arch } } => (*repo, *arch),
+        Resolution::Target {
+            identity: Identity::Repo { repo, arch },
+            ..
+        }
+        | Resolution::Disabled {
+            identity: Identity::Repo { repo, arch },
+        } => (*repo, *arch),
         Resolution::UnknownRepo { repo, arch } => (*repo, *arch),
         _ => return unknown,
     };
-    StatsKey { repo: loaded.known_prefix(repo).unwrap_or("?"), arch: loaded.known_arch(arch).unwrap_or("?") }
+    StatsKey {
+        repo: loaded.known_prefix(repo).unwrap_or("?"),
+        arch: loaded.known_arch(arch).unwrap_or("?"),
+    }
 }

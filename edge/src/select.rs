@@ -121,7 +121,13 @@ impl Trim {
     }
 
     /// Every reason, for metrics registration.
-    pub const ALL: [Trim; 5] = [Trim::NotCarried, Trim::CountryNotAllowed, Trim::NoUrl, Trim::Duplicate, Trim::OverMaxHosts];
+    pub const ALL: [Trim; 5] = [
+        Trim::NotCarried,
+        Trim::CountryNotAllowed,
+        Trim::NoUrl,
+        Trim::Duplicate,
+        Trim::OverMaxHosts,
+    ];
 }
 
 /// How a placed host was matched.
@@ -216,7 +222,12 @@ fn scheme_code(s: Scheme) -> u8 {
 }
 
 /// Appends the E51–E52 URL choice of one host to `out`; returns how many.
-pub fn pick_urls(urls: &[ArchivedUrlRec], client_v4: bool, rule: UrlRule<'_>, out: &mut Vec<u16>) -> usize {
+pub fn pick_urls(
+    urls: &[ArchivedUrlRec],
+    client_v4: bool,
+    rule: UrlRule<'_>,
+    out: &mut Vec<u16>,
+) -> usize {
     let fits = |u: &ArchivedUrlRec| {
         let flag = if client_v4 { u.ipv4 } else { u.ipv6 };
         flag != family::NO
@@ -224,9 +235,17 @@ pub fn pick_urls(urls: &[ArchivedUrlRec], client_v4: bool, rule: UrlRule<'_>, ou
     let first = |code: u8| urls.iter().position(|u| u.scheme == code && fits(u));
     let start = out.len();
     match rule {
-        UrlRule::All => out.extend(urls.iter().enumerate().filter(|(_, u)| fits(u)).map(|(i, _)| i as u16)),
+        UrlRule::All => out.extend(
+            urls.iter()
+                .enumerate()
+                .filter(|(_, u)| fits(u))
+                .map(|(i, _)| i as u16),
+        ),
         UrlRule::Preferred => {
-            if let Some(i) = [scheme::HTTPS, scheme::HTTP, scheme::FTP].into_iter().find_map(first) {
+            if let Some(i) = [scheme::HTTPS, scheme::HTTP, scheme::FTP]
+                .into_iter()
+                .find_map(first)
+            {
                 out.push(i as u16);
             }
         }
@@ -243,8 +262,12 @@ pub fn pick_urls(urls: &[ArchivedUrlRec], client_v4: bool, rule: UrlRule<'_>, ou
             out.extend(v);
         }
         UrlRule::Redirect(list) => {
-            let allowed = |code: u8| list.is_empty() || list.iter().any(|&s| scheme_code(s) == code);
-            let pick = [scheme::HTTPS, scheme::HTTP].into_iter().filter(|&c| allowed(c)).find_map(first);
+            let allowed =
+                |code: u8| list.is_empty() || list.iter().any(|&s| scheme_code(s) == code);
+            let pick = [scheme::HTTPS, scheme::HTTP]
+                .into_iter()
+                .filter(|&c| allowed(c))
+                .find_map(first);
             if let Some(i) = pick {
                 out.push(i as u16);
             }
@@ -269,7 +292,9 @@ struct Run<'a> {
 
 impl<'a> Run<'a> {
     fn is_placed(&self, h: u32) -> bool {
-        self.placed_set.get(h as usize / 64).is_some_and(|w| w & (1 << (h % 64)) != 0)
+        self.placed_set
+            .get(h as usize / 64)
+            .is_some_and(|w| w & (1 << (h % 64)) != 0)
     }
 
     fn mark(&mut self, h: u32) {
@@ -285,7 +310,12 @@ impl<'a> Run<'a> {
 
     /// Filters a tier's source into `cands`; returns whether any candidate was
     /// usable (placed before or not), which decides the tier's word (E50).
-    fn filter(&mut self, source: &mut dyn Iterator<Item = (u32, Matched)>, check_carried: bool, log: &mut Option<TierLog>) -> bool {
+    fn filter(
+        &mut self,
+        source: &mut dyn Iterator<Item = (u32, Matched)>,
+        check_carried: bool,
+        log: &mut Option<TierLog>,
+    ) -> bool {
         let snap = &self.loaded.snap;
         let country = self.req.location.country;
         let mut any = false;
@@ -329,7 +359,12 @@ impl<'a> Run<'a> {
         for i in 0..self.cands.len() {
             let (host, matched, urls) = self.cands[i];
             self.mark(host);
-            self.sel.placed.push(Placed { host, tier, matched, urls });
+            self.sel.placed.push(Placed {
+                host,
+                tier,
+                matched,
+                urls,
+            });
             if let Some(l) = log.as_mut() {
                 l.placed.push(host);
             }
@@ -342,7 +377,11 @@ impl<'a> Run<'a> {
     fn place_weighted(&mut self, slot: u64, tier: Tier, log: &mut Option<TierLog>) {
         let snap = &self.loaded.snap;
         self.weights.clear();
-        self.weights.extend(self.cands.iter().map(|c| snap.host(c.0).map_or(1, |h| h.bandwidth.to_native())));
+        self.weights.extend(
+            self.cands
+                .iter()
+                .map(|c| snap.host(c.0).map_or(1, |h| h.bandwidth.to_native())),
+        );
         let mut rng = self.req.streams.stream(slot);
         order_weighted_with(&mut self.scratch, &mut rng, &self.weights, &mut self.order);
         let ordered: Vec<_> = self.order.iter().map(|&i| self.cands[i as usize]).collect();
@@ -351,7 +390,13 @@ impl<'a> Run<'a> {
     }
 
     fn new_log(&self, slot: u64, tier: Tier) -> Option<TierLog> {
-        self.req.explain.then(|| TierLog { slot, tier, words: Vec::new(), placed: Vec::new(), trimmed: Vec::new() })
+        self.req.explain.then(|| TierLog {
+            slot,
+            tier,
+            words: Vec::new(),
+            placed: Vec::new(),
+            trimmed: Vec::new(),
+        })
     }
 
     fn finish_log(&mut self, log: Option<TierLog>) {
@@ -424,7 +469,11 @@ impl<'a> Run<'a> {
         let mut pairs: Vec<(u8, u32, u32)> = Vec::new();
         for (len, nb) in self.loaded.netblock_matches(self.req.client) {
             if let Some(rec) = snap.payload().netblocks.get(nb as usize) {
-                pairs.extend(snap.host_list(&rec.hosts).iter().map(|h| (len, h.to_native(), nb)));
+                pairs.extend(
+                    snap.host_list(&rec.hosts)
+                        .iter()
+                        .map(|h| (len, h.to_native(), nb)),
+                );
             }
         }
         // Longest prefix first, then host id; a host keeps its longest match.
@@ -438,7 +487,9 @@ impl<'a> Run<'a> {
                 true
             }
         });
-        let mut src = pairs.iter().map(|&(len, h, nb)| (h, Matched::Netblock(nb, len)));
+        let mut src = pairs
+            .iter()
+            .map(|&(len, h, nb)| (h, Matched::Netblock(nb, len)));
         let any = self.filter(&mut src, true, &mut log);
         if any {
             self.word(TierWord::PreferredNetblock, &mut log);
@@ -446,9 +497,19 @@ impl<'a> Run<'a> {
         let mut rng = self.req.streams.stream(Slot::Netblock.index(0));
         let mut start = 0;
         while start < self.cands.len() {
-            let len_of = |m: Matched| if let Matched::Netblock(_, l) = m { l } else { 0 };
+            let len_of = |m: Matched| {
+                if let Matched::Netblock(_, l) = m {
+                    l
+                } else {
+                    0
+                }
+            };
             let len = len_of(self.cands[start].1);
-            let end = start + self.cands[start..].iter().take_while(|c| len_of(c.1) == len).count();
+            let end = start
+                + self.cands[start..]
+                    .iter()
+                    .take_while(|c| len_of(c.1) == len)
+                    .count();
             shuffle_uniform(&mut rng, &mut self.cands[start..end]);
             start = end;
         }
@@ -475,7 +536,9 @@ impl<'a> Run<'a> {
 /// Runs §7–§9 for one request.
 pub fn select(loaded: &Loaded, req: &Request<'_>) -> Selection {
     let snap = &loaded.snap;
-    let Some(dir) = snap.directory(req.dir) else { return Selection::default() };
+    let Some(dir) = snap.directory(req.dir) else {
+        return Selection::default();
+    };
     let policy = &snap.payload().policy;
     let hosts = snap.payload().hosts.len();
     let mut run = Run {
@@ -510,7 +573,12 @@ pub fn select(loaded: &Loaded, req: &Request<'_>) -> Selection {
                 }
                 CountryReq::Code(cc) => {
                     let hosts = run.group_hosts(*cc);
-                    run.list_tier(slot, Tier::RequestedCountry, hosts, Some(TierWord::Country(*cc)));
+                    run.list_tier(
+                        slot,
+                        Tier::RequestedCountry,
+                        hosts,
+                        Some(TierWord::Country(*cc)),
+                    );
                 }
             }
         }
@@ -518,14 +586,30 @@ pub fn select(loaded: &Loaded, req: &Request<'_>) -> Selection {
             let requested: Vec<[u8; 2]> = req
                 .countries
                 .iter()
-                .filter_map(|c| if let CountryReq::Code(cc) = c { Some(*cc) } else { None })
+                .filter_map(|c| {
+                    if let CountryReq::Code(cc) = c {
+                        Some(*cc)
+                    } else {
+                        None
+                    }
+                })
                 .collect();
-            let continents: Vec<[u8; 2]> = requested.iter().filter_map(|cc| snap.continent_of(*cc)).collect();
+            let continents: Vec<[u8; 2]> = requested
+                .iter()
+                .filter_map(|cc| snap.continent_of(*cc))
+                .collect();
             if !continents.is_empty() {
                 let include = |x: [u8; 2]| {
-                    !requested.contains(&x) && snap.continent_of(x).is_some_and(|k| continents.contains(&k))
+                    !requested.contains(&x)
+                        && snap
+                            .continent_of(x)
+                            .is_some_and(|k| continents.contains(&k))
                 };
-                run.union_tier(Slot::RequestedContinent.index(q), Tier::RequestedContinent, &include);
+                run.union_tier(
+                    Slot::RequestedContinent.index(q),
+                    Tier::RequestedContinent,
+                    &include,
+                );
             }
         }
         complete = !run.sel.placed.is_empty();
@@ -533,7 +617,12 @@ pub fn select(loaded: &Loaded, req: &Request<'_>) -> Selection {
     if !complete {
         if let Some(c) = loc.country {
             let hosts = run.group_hosts(c);
-            run.list_tier(Slot::Country.index(q), Tier::Country, hosts, Some(TierWord::Country(c)));
+            run.list_tier(
+                Slot::Country.index(q),
+                Tier::Country,
+                hosts,
+                Some(TierWord::Country(c)),
+            );
         }
         if let Some(k) = loc.continent {
             let include = |x: [u8; 2]| Some(x) != loc.country && snap.continent_of(x) == Some(k);
@@ -544,7 +633,12 @@ pub fn select(loaded: &Loaded, req: &Request<'_>) -> Selection {
         if min > 0 && run.sel.placed.len() < min {
             run.sel.global_added = true;
             let global = snap.host_list(&dir.global);
-            run.list_tier(Slot::Global.index(q), Tier::Global, global, Some(TierWord::Global));
+            run.list_tier(
+                Slot::Global.index(q),
+                Tier::Global,
+                global,
+                Some(TierWord::Global),
+            );
         }
     } else {
         run.sel.hosts_before_global = run.sel.placed.len();
@@ -562,4 +656,3 @@ pub fn select(loaded: &Loaded, req: &Request<'_>) -> Selection {
 pub fn streams(key: &[u8; 32], snapshot_version: u64, t: i64, client: IpAddr) -> SlotStreams {
     SlotStreams::new(crate::order::order_base(key, snapshot_version, t, client))
 }
-

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -59,7 +59,11 @@ struct Watched {
 }
 
 impl AsyncRead for Watched {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before && self.activity.phase.load(Ordering::Relaxed) == IDLE {
@@ -71,7 +75,11 @@ impl AsyncRead for Watched {
 }
 
 impl AsyncWrite for Watched {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         self.note_write(&r);
         r
@@ -105,7 +113,12 @@ impl Watched {
         let a = &self.activity;
         match r {
             Poll::Pending => {
-                let _ = a.write_blocked.compare_exchange(0, a.now_ms(), Ordering::Relaxed, Ordering::Relaxed);
+                let _ = a.write_blocked.compare_exchange(
+                    0,
+                    a.now_ms(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
             }
             Poll::Ready(_) => {
                 a.write_blocked.store(0, Ordering::Relaxed);
@@ -131,7 +144,11 @@ pub async fn bind(edge: &Edge) -> anyhow::Result<Vec<TcpListener>> {
 }
 
 /// Serves until `shutdown` turns true, then drains within `shutdown.grace`.
-pub async fn serve(edge: Arc<Edge>, listeners: Vec<TcpListener>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    edge: Arc<Edge>,
+    listeners: Vec<TcpListener>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let limits = &edge.config.limits;
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -148,9 +165,17 @@ pub async fn serve(edge: Arc<Edge>, listeners: Vec<TcpListener>, mut shutdown: w
         .auto_date_header(false)
         .max_concurrent_streams(edge.config.limits.h2_max_streams)
         .max_header_list_size((limits.max_header_bytes * 4) as u32);
-    let builder = if edge.config.server.h2c { builder } else { builder.http1_only() };
+    let builder = if edge.config.server.h2c {
+        builder
+    } else {
+        builder.http1_only()
+    };
     let builder = Arc::new(builder);
-    let (conn_tx, mut conn_rx) = tokio::sync::mpsc::unbounded_channel::<(TcpStream, SocketAddr, tokio::sync::OwnedSemaphorePermit)>();
+    let (conn_tx, mut conn_rx) = tokio::sync::mpsc::unbounded_channel::<(
+        TcpStream,
+        SocketAddr,
+        tokio::sync::OwnedSemaphorePermit,
+    )>();
     for listener in listeners {
         let tx = conn_tx.clone();
         let permits = permits.clone();
@@ -212,7 +237,10 @@ fn spawn_connection(
         since: AtomicU64::new(1),
         write_blocked: AtomicU64::new(0),
     });
-    let io = TokioIo::new(Watched { inner: stream, activity: activity.clone() });
+    let io = TokioIo::new(Watched {
+        inner: stream,
+        activity: activity.clone(),
+    });
     let svc_edge = edge.clone();
     let svc_activity = activity.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
@@ -284,16 +312,25 @@ fn respond(edge: &Edge, req: Request<Incoming>, peer: SocketAddr) -> Response<Fu
         // E66: every answer names the snapshot being served, or `none`.
         answer.snapshot_version = edge.snapshot.load().as_ref().map(|l| l.snap.version());
     }
-    edge.metrics.request(answer.endpoint, answer.status.as_u16(), started.elapsed().as_secs_f64());
+    edge.metrics.request(
+        answer.endpoint,
+        answer.status.as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     // E7: a request that declared a body is answered, then the connection closes.
     let has_body = parts.headers.get(header::TRANSFER_ENCODING).is_some()
-        || parts.headers.get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0");
+        || parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
     let close = has_body || edge.is_shutting_down();
     frame(answer, parts.method == Method::HEAD, close)
 }
 
 fn internal_error(parts: &hyper::http::request::Parts) -> Answer {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     let path = parts.uri.path();
     let mut body = Vec::new();
     let (content_type, endpoint) = if path.ends_with("/metalink") {
@@ -301,7 +338,14 @@ fn internal_error(parts: &hyper::http::request::Parts) -> Answer {
         (ctype::METALINK3, Endpoint::Metalink)
     } else {
         body.extend_from_slice(b"error: internal error\n");
-        (ctype::TEXT, if path.ends_with("/mirrorlist") { Endpoint::Mirrorlist } else { Endpoint::Other })
+        (
+            ctype::TEXT,
+            if path.ends_with("/mirrorlist") {
+                Endpoint::Mirrorlist
+            } else {
+                Endpoint::Other
+            },
+        )
     };
     Answer {
         status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -320,11 +364,18 @@ fn internal_error(parts: &hyper::http::request::Parts) -> Answer {
 /// Builds the HTTP response with the E66 headers.
 pub fn frame(answer: Answer, head: bool, close: bool) -> Response<Full<Bytes>> {
     let len = answer.body.len();
-    let body = if head { Bytes::new() } else { Bytes::from(answer.body) };
+    let body = if head {
+        Bytes::new()
+    } else {
+        Bytes::from(answer.body)
+    };
     let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = answer.status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(answer.content_type));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(answer.content_type),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     let mut date = Vec::with_capacity(29);
     render::http_date(&mut date, answer.now);

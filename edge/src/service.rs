@@ -61,7 +61,12 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn text(status: StatusCode, body: impl Into<Vec<u8>>, endpoint: MetricEndpoint, now: i64) -> Answer {
+    fn text(
+        status: StatusCode,
+        body: impl Into<Vec<u8>>,
+        endpoint: MetricEndpoint,
+        now: i64,
+    ) -> Answer {
         Answer {
             status,
             content_type: ctype::TEXT,
@@ -114,7 +119,8 @@ fn header_values<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a [u8]> {
 }
 
 fn unix(now: SystemTime) -> i64 {
-    now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    now.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Answers one request. `peer` is the TCP peer.
@@ -130,13 +136,22 @@ pub fn handle(edge: &Edge, parts: &Parts, peer: SocketAddr) -> Answer {
         let msg = format!("error: URI too long (at most {} bytes)\n", limits.max_uri);
         return Answer::text(StatusCode::URI_TOO_LONG, msg, endpoint, t);
     }
-    let header_bytes: usize = parts.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let header_bytes: usize = parts
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
     if parts.headers.len() > limits.max_headers || header_bytes > limits.max_header_bytes {
         let msg = format!(
             "error: request header fields too large (at most {} fields, {} bytes)\n",
             limits.max_headers, limits.max_header_bytes
         );
-        return Answer::text(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, msg, endpoint, t);
+        return Answer::text(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            msg,
+            endpoint,
+            t,
+        );
     }
     // (2) path, (3) method.
     let kind = match endpoint {
@@ -149,7 +164,12 @@ pub fn handle(edge: &Edge, parts: &Parts, peer: SocketAddr) -> Answer {
         _ => None,
     };
     if parts.method != Method::GET && parts.method != Method::HEAD {
-        let mut a = Answer::text(StatusCode::METHOD_NOT_ALLOWED, "error: method not allowed; use GET or HEAD\n", endpoint, t);
+        let mut a = Answer::text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "error: method not allowed; use GET or HEAD\n",
+            endpoint,
+            t,
+        );
         a.allow = true;
         a.vary_accept = kind == Some(Endpoint::Metalink);
         return a;
@@ -159,7 +179,9 @@ pub fn handle(edge: &Edge, parts: &Parts, peer: SocketAddr) -> Answer {
         return crate::status::operational(edge, endpoint, parts, peer_ip, t);
     };
     let format = match kind {
-        Endpoint::Metalink if wants_metalink4(&header_values(&parts.headers, "accept")) => Format::Metalink4,
+        Endpoint::Metalink if wants_metalink4(&header_values(&parts.headers, "accept")) => {
+            Format::Metalink4
+        }
         Endpoint::Metalink => Format::Metalink3,
         Endpoint::Mirrorlist => Format::Plain,
     };
@@ -231,7 +253,14 @@ pub fn locate(edge: &Edge, loaded: &Loaded, client: IpAddr) -> Location {
     loc
 }
 
-fn selection(edge: &Edge, parts: &Parts, peer: IpAddr, kind: Endpoint, format: Format, t: i64) -> Answer {
+fn selection(
+    edge: &Edge,
+    parts: &Parts,
+    peer: IpAddr,
+    kind: Endpoint,
+    format: Format,
+    t: i64,
+) -> Answer {
     let raw_query = parts.uri.query().unwrap_or("");
     // (4) query.
     let params = match parse_query(raw_query) {
@@ -260,7 +289,12 @@ fn selection(edge: &Edge, parts: &Parts, peer: IpAddr, kind: Endpoint, format: F
     };
     let explain = params.explain && edge.config.explain.enabled;
     let head = parts.method == Method::HEAD;
-    let ask = Ask { params: &params, client: &client, kind, t };
+    let ask = Ask {
+        params: &params,
+        client: &client,
+        kind,
+        t,
+    };
     if explain {
         let mut answer = explain::answer(edge, loaded, ask, format_name(format, &params));
         answer.snapshot_version = Some(loaded.snap.version());
@@ -302,7 +336,13 @@ pub fn url_rule(kind: Endpoint, params: &Params) -> UrlRule<'_> {
 }
 
 /// Runs selection for a resolved target.
-pub fn run_selection(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, dir: u32, explain: bool) -> (Selection, Location) {
+pub fn run_selection(
+    edge: &Edge,
+    loaded: &Loaded,
+    ask: Ask<'_>,
+    dir: u32,
+    explain: bool,
+) -> (Selection, Location) {
     let location = locate(edge, loaded, ask.client.client);
     let req = Request {
         dir,
@@ -317,13 +357,36 @@ pub fn run_selection(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, dir: u32, expla
     (select::select(loaded, &req), location)
 }
 
-fn answer_for(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, format: Format, resolution: Resolution<'_>, record: bool) -> Answer {
+fn answer_for(
+    edge: &Edge,
+    loaded: &Loaded,
+    ask: Ask<'_>,
+    format: Format,
+    resolution: Resolution<'_>,
+    record: bool,
+) -> Answer {
     let snap = &loaded.snap;
-    let Ask { params, kind, t, .. } = ask;
+    let Ask {
+        params, kind, t, ..
+    } = ask;
     let (dir, file, identity) = match resolution {
-        Resolution::Target { dir, file, identity } => (dir, file, identity),
-        Resolution::Disabled { .. } => return message(StatusCode::OK, format, &["repo disabled"], kind, t),
-        Resolution::InvalidPath => return message(StatusCode::NOT_FOUND, format, &["error: invalid path"], kind, t),
+        Resolution::Target {
+            dir,
+            file,
+            identity,
+        } => (dir, file, identity),
+        Resolution::Disabled { .. } => {
+            return message(StatusCode::OK, format, &["repo disabled"], kind, t);
+        }
+        Resolution::InvalidPath => {
+            return message(
+                StatusCode::NOT_FOUND,
+                format,
+                &["error: invalid path"],
+                kind,
+                t,
+            );
+        }
         Resolution::NoMetalink { dir, file } => {
             let line = format!("{dir}/{file} not found or has no metalink");
             return message(StatusCode::NOT_FOUND, format, &[&line], kind, t);
@@ -331,8 +394,20 @@ fn answer_for(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, format: Format, resolu
         Resolution::UnknownRepo { repo, arch } => {
             let mut body = Vec::with_capacity(loaded.available.len() + 256);
             match format {
-                Format::Plain => render::mirrorlist_unknown_repo(&mut body, repo, arch, loaded.available.as_bytes()),
-                f => render::metalink_unknown_repo(&mut body, f == Format::Metalink4, t, repo, arch, loaded.available.as_bytes()),
+                Format::Plain => render::mirrorlist_unknown_repo(
+                    &mut body,
+                    repo,
+                    arch,
+                    loaded.available.as_bytes(),
+                ),
+                f => render::metalink_unknown_repo(
+                    &mut body,
+                    f == Format::Metalink4,
+                    t,
+                    repo,
+                    arch,
+                    loaded.available.as_bytes(),
+                ),
             }
             return typed(StatusCode::NOT_FOUND, format, body, kind, t);
         }
@@ -342,7 +417,13 @@ fn answer_for(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, format: Format, resolu
         record_selection(edge, &sel);
     }
     let Some(d) = snap.directory(dir) else {
-        return message(StatusCode::NOT_FOUND, format, &["error: invalid path"], kind, t);
+        return message(
+            StatusCode::NOT_FOUND,
+            format,
+            &["error: invalid path"],
+            kind,
+            t,
+        );
     };
     let subpath = snap.subpath(d);
     let category = d.category.to_native();
@@ -350,18 +431,30 @@ fn answer_for(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, format: Format, resolu
     let mut parts: Vec<UrlParts> = Vec::with_capacity(sel.urls.len());
     let mut spans = Vec::with_capacity(sel.placed.len());
     for p in &sel.placed {
-        let Some(host) = snap.host(p.host) else { continue };
+        let Some(host) = snap.host(p.host) else {
+            continue;
+        };
         let urls = snap.host_urls(host, category);
         let start = parts.len();
         for &i in &sel.urls[p.urls.0 as usize..(p.urls.0 + p.urls.1) as usize] {
             if let Some(u) = urls.get(i as usize) {
-                parts.push(UrlParts { base: u.url.as_str(), subpath, file });
+                parts.push(UrlParts {
+                    base: u.url.as_str(),
+                    subpath,
+                    file,
+                });
             }
         }
         spans.push((host.country, host.private, start, parts.len()));
     }
-    let hosts: Vec<HostUrls> =
-        spans.iter().map(|&(country, private, s, e)| HostUrls { country, private, urls: &parts[s..e] }).collect();
+    let hosts: Vec<HostUrls> = spans
+        .iter()
+        .map(|&(country, private, s, e)| HostUrls {
+            country,
+            private,
+            urls: &parts[s..e],
+        })
+        .collect();
     let mut body = Vec::with_capacity(1024 + 160 * parts.len());
     match (kind, format) {
         (Endpoint::Mirrorlist, _) if params.redirect => {
@@ -372,11 +465,18 @@ fn answer_for(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, format: Format, resolu
                 Some(first) => {
                     let mut url = Vec::new();
                     render::write_url(&mut url, first);
-                    let mut a = Answer::text(StatusCode::FOUND, Vec::new(), MetricEndpoint::Mirrorlist, t);
+                    let mut a =
+                        Answer::text(StatusCode::FOUND, Vec::new(), MetricEndpoint::Mirrorlist, t);
                     a.location = Some(String::from_utf8_lossy(&url).into_owned());
                     a
                 }
-                None => message(StatusCode::NOT_FOUND, format, &["error: no http or https mirror for this request"], kind, t),
+                None => message(
+                    StatusCode::NOT_FOUND,
+                    format,
+                    &["error: no http or https mirror for this request"],
+                    kind,
+                    t,
+                ),
             };
         }
         (Endpoint::Mirrorlist, _) => {
@@ -386,14 +486,25 @@ fn answer_for(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, format: Format, resolu
                 words: &sel.words,
                 protocols: (!params.protocols.is_empty()).then_some(&protocols[..]),
             };
-            render::mirrorlist(&mut body, &header, params.time.then(|| snap.created_at()), &hosts);
+            render::mirrorlist(
+                &mut body,
+                &header,
+                params.time.then(|| snap.created_at()),
+                &hosts,
+            );
             if record {
                 edge.metrics.answer(Output::Mirrorlist);
             }
         }
         (Endpoint::Metalink, f) => {
             let Some(fname) = file else {
-                return message(StatusCode::NOT_FOUND, format, &[&format!("{}/ not found or has no metalink", d.name)], kind, t);
+                return message(
+                    StatusCode::NOT_FOUND,
+                    format,
+                    &[&format!("{}/ not found or has no metalink", d.name)],
+                    kind,
+                    t,
+                );
             };
             let Some(details) = snap.find_file(dir, fname) else {
                 let line = format!("{}/{fname} not found or has no metalink", d.name);
@@ -412,9 +523,19 @@ fn answer_for(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, format: Format, resolu
                 })
                 .collect();
             let Some((current, alternates)) = versions.split_first() else {
-                return message(StatusCode::NOT_FOUND, format, &[&format!("{}/{fname} not found or has no metalink", d.name)], kind, t);
+                return message(
+                    StatusCode::NOT_FOUND,
+                    format,
+                    &[&format!("{}/{fname} not found or has no metalink", d.name)],
+                    kind,
+                    t,
+                );
             };
-            let mf = MetalinkFile { name: fname, current: *current, alternates };
+            let mf = MetalinkFile {
+                name: fname,
+                current: *current,
+                alternates,
+            };
             if f == Format::Metalink4 {
                 render::metalink4(&mut body, t, &mf, &hosts);
                 if record {
@@ -438,7 +559,14 @@ pub fn answer_for_explain(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, output: &s
         "metalink3" => Format::Metalink3,
         _ => Format::Plain,
     };
-    answer_for(edge, loaded, ask, format, resolve(loaded, ask.params, ask.kind), false)
+    answer_for(
+        edge,
+        loaded,
+        ask,
+        format,
+        resolve(loaded, ask.params, ask.kind),
+        false,
+    )
 }
 
 /// Tier and trimming metrics of one selection (E77).
@@ -460,5 +588,8 @@ pub fn record_selection(edge: &Edge, sel: &Selection) {
 
 /// True when `event` is one that means the header or parameter was not used.
 pub fn ignored(event: Option<AddrEvent>) -> bool {
-    matches!(event, Some(AddrEvent::UntrustedPeer | AddrEvent::NotAllowed | AddrEvent::Malformed))
+    matches!(
+        event,
+        Some(AddrEvent::UntrustedPeer | AddrEvent::NotAllowed | AddrEvent::Malformed)
+    )
 }

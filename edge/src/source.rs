@@ -25,7 +25,10 @@ struct Stamp {
 
 fn stamp(path: &Path) -> Option<Stamp> {
     let m = std::fs::metadata(path).ok()?;
-    Some(Stamp { len: m.len(), mtime: m.modified().ok() })
+    Some(Stamp {
+        len: m.len(),
+        mtime: m.modified().ok(),
+    })
 }
 
 /// Loads, validates and indexes one snapshot file.
@@ -62,7 +65,11 @@ fn try_load(edge: &Edge, path: &Path) {
 /// Watches a snapshot file until the process ends. `wake` is notified on SIGHUP.
 pub async fn watch_file(edge: Arc<Edge>, path: PathBuf, wake: Arc<Notify>) {
     let mut last: Option<Stamp> = None;
-    let interval = edge.config.snapshot.poll_interval.max(std::time::Duration::from_millis(100));
+    let interval = edge
+        .config
+        .snapshot
+        .poll_interval
+        .max(std::time::Duration::from_millis(100));
     loop {
         let now = stamp(&path);
         if now.is_none() && last.is_none() && edge.snapshot.load().is_none() {

@@ -68,16 +68,27 @@ impl Edge {
 
     /// The E56 key for a snapshot: the configured seed, else the installation default.
     pub fn selection_key(&self, installation_id: &str) -> [u8; 32] {
-        self.config.selection.seed.unwrap_or_else(|| crate::order::default_seed(installation_id))
+        self.config
+            .selection
+            .seed
+            .unwrap_or_else(|| crate::order::default_seed(installation_id))
     }
 
     /// Swaps a new snapshot in; requests in flight keep the old one.
     pub fn install(&self, loaded: Loaded) {
         let m = &self.metrics;
         let snap = &loaded.snap;
-        m.snapshot_loaded(snap.version(), snap.created_at(), loaded.load_duration.as_secs_f64());
-        let keys: Vec<(String, String)> =
-            snap.payload().repo_map.iter().map(|r| (r.prefix.to_string(), r.arch.to_string())).collect();
+        m.snapshot_loaded(
+            snap.version(),
+            snap.created_at(),
+            loaded.load_duration.as_secs_f64(),
+        );
+        let keys: Vec<(String, String)> = snap
+            .payload()
+            .repo_map
+            .iter()
+            .map(|r| (r.prefix.to_string(), r.arch.to_string()))
+            .collect();
         m.prepare_repos(&keys);
         self.snapshot.store(Some(Arc::new(loaded)));
         self.last_error.store(Arc::new(None));

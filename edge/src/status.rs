@@ -38,7 +38,13 @@ fn plain(status: StatusCode, body: String, endpoint: Endpoint, now: i64) -> Answ
 }
 
 /// Answers an operational endpoint.
-pub fn operational(edge: &Edge, endpoint: Endpoint, parts: &Parts, peer: IpAddr, now: i64) -> Answer {
+pub fn operational(
+    edge: &Edge,
+    endpoint: Endpoint,
+    parts: &Parts,
+    peer: IpAddr,
+    now: i64,
+) -> Answer {
     let guard = edge.snapshot.load();
     let loaded = guard.as_deref();
     let mut a = match endpoint {
@@ -46,14 +52,31 @@ pub fn operational(edge: &Edge, endpoint: Endpoint, parts: &Parts, peer: IpAddr,
         Endpoint::Readyz => readyz(edge, loaded, now),
         Endpoint::Metrics => {
             // The requester, after trusted proxies (E77); `ip=` never applies here.
-            let xff: Vec<&[u8]> = parts.headers.get_all("x-forwarded-for").iter().map(|v| v.as_bytes()).collect();
-            let requester = resolve_client(&edge.proxy, peer, &xff, None).map_or(peer, |c| c.requester);
-            if edge.config.metrics.allow.iter().any(|n| n.contains(requester)) {
+            let xff: Vec<&[u8]> = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .map(|v| v.as_bytes())
+                .collect();
+            let requester =
+                resolve_client(&edge.proxy, peer, &xff, None).map_or(peer, |c| c.requester);
+            if edge
+                .config
+                .metrics
+                .allow
+                .iter()
+                .any(|n| n.contains(requester))
+            {
                 let mut a = plain(StatusCode::OK, edge.metrics.encode(), endpoint, now);
                 a.content_type = ctype::METRICS;
                 a
             } else {
-                plain(StatusCode::FORBIDDEN, "error: forbidden\n".into(), endpoint, now)
+                plain(
+                    StatusCode::FORBIDDEN,
+                    "error: forbidden\n".into(),
+                    endpoint,
+                    now,
+                )
             }
         }
         _ => snapshot_status(edge, loaded, now),
@@ -63,30 +86,50 @@ pub fn operational(edge: &Edge, endpoint: Endpoint, parts: &Parts, peer: IpAddr,
 }
 
 fn readyz(edge: &Edge, loaded: Option<&Loaded>, now: i64) -> Answer {
-    let unavailable = |msg: String| plain(StatusCode::SERVICE_UNAVAILABLE, msg, Endpoint::Readyz, now);
+    let unavailable =
+        |msg: String| plain(StatusCode::SERVICE_UNAVAILABLE, msg, Endpoint::Readyz, now);
     if edge.is_shutting_down() {
         return unavailable("not ready: shutting down\n".into());
     }
     let Some(l) = loaded else {
         let err = edge.last_error.load();
         let last = err.as_deref().unwrap_or("none");
-        return unavailable(format!("not ready: no snapshot loaded (last error: {last})\n"));
+        return unavailable(format!(
+            "not ready: no snapshot loaded (last error: {last})\n"
+        ));
     };
     let version = l.snap.version();
     let age = (now - l.snap.created_at()).max(0);
     let max_age = edge.config.snapshot.max_age.as_secs() as i64;
     if max_age > 0 && age > max_age {
-        return unavailable(format!("not ready: snapshot {version} is {age}s old (max_age {max_age}s)\n"));
+        return unavailable(format!(
+            "not ready: snapshot {version} is {age}s old (max_age {max_age}s)\n"
+        ));
     }
-    plain(StatusCode::OK, format!("ready: snapshot {version}, age {age}s\n"), Endpoint::Readyz, now)
+    plain(
+        StatusCode::OK,
+        format!("ready: snapshot {version}, age {age}s\n"),
+        Endpoint::Readyz,
+        now,
+    )
 }
 
 fn snapshot_status(edge: &Edge, loaded: Option<&Loaded>, now: i64) -> Answer {
-    let started = edge.started_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let started = edge
+        .started_at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     let geoip = edge.geoip.load();
     let geoip_json = match geoip.as_deref() {
         Some(g) => {
-            let reference = loaded.and_then(|l| l.snap.payload().inputs.geoip_type.as_ref().map(|t| t.to_string()));
+            let reference = loaded.and_then(|l| {
+                l.snap
+                    .payload()
+                    .inputs
+                    .geoip_type
+                    .as_ref()
+                    .map(|t| t.to_string())
+            });
             let matches = reference.map(|r| r == g.database_type());
             json!({
                 "path": g.path.display().to_string(),
@@ -98,7 +141,11 @@ fn snapshot_status(edge: &Edge, loaded: Option<&Loaded>, now: i64) -> Answer {
         None => Value::Null,
     };
     let err = edge.last_error.load();
-    let writes = if edge.config.store.url.is_some() { "enabled" } else { "disabled: file mode" };
+    let writes = if edge.config.store.url.is_some() {
+        "enabled"
+    } else {
+        "disabled: file mode"
+    };
     let body = json!({
         "format": "mirrorfleet-edge-snapshot",
         "format_version": 1,
@@ -111,7 +158,11 @@ fn snapshot_status(edge: &Edge, loaded: Option<&Loaded>, now: i64) -> Answer {
         "last_error": err.as_deref(),
         "rejected_loads": edge.rejected_loads.load(Ordering::Relaxed),
     });
-    let status = if loaded.is_some() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if loaded.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let mut text = serde_json::to_vec_pretty(&body).unwrap_or_default();
     text.push(b'\n');
     let mut a = plain(status, String::new(), Endpoint::Snapshot, now);
@@ -126,7 +177,10 @@ pub fn snapshot_json(l: &Loaded, now: i64) -> Value {
     let p = s.payload();
     let c = &p.counts;
     let i = &p.inputs;
-    let loaded_at = l.loaded_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let loaded_at = l
+        .loaded_at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     json!({
         "version": s.version(),
         "sha256": s.file_sha256_hex(),

@@ -39,7 +39,10 @@ struct Pool<T: Clone + Eq + std::hash::Hash> {
 
 impl<T: Clone + Eq + std::hash::Hash> Pool<T> {
     fn new() -> Self {
-        Pool { items: Vec::new(), seen: HashMap::new() }
+        Pool {
+            items: Vec::new(),
+            seen: HashMap::new(),
+        }
     }
 
     fn intern(&mut self, list: &[T]) -> Span {
@@ -49,7 +52,10 @@ impl<T: Clone + Eq + std::hash::Hash> Pool<T> {
         if let Some(span) = self.seen.get(list) {
             return *span;
         }
-        let span = Span { start: self.items.len() as u32, len: list.len() as u32 };
+        let span = Span {
+            start: self.items.len() as u32,
+            len: list.len() as u32,
+        };
         self.items.extend_from_slice(list);
         self.seen.insert(list.to_vec(), span);
         span
@@ -96,7 +102,10 @@ fn assemble(data: &SnapshotData) -> Result<Payload, BuildError> {
         producer_name: id.producer_name.clone(),
         producer_version: id.producer_version.clone(),
     };
-    p.policy = PolicyRec { min_mirrors: data.policy.min_mirrors, max_hosts: data.policy.max_hosts };
+    p.policy = PolicyRec {
+        min_mirrors: data.policy.min_mirrors,
+        max_hosts: data.policy.max_hosts,
+    };
 
     // Categories, by name.
     let mut categories: Vec<_> = data.categories.iter().collect();
@@ -104,9 +113,15 @@ fn assemble(data: &SnapshotData) -> Result<Payload, BuildError> {
     let mut cat_index = HashMap::new();
     for (i, c) in categories.iter().enumerate() {
         if cat_index.insert(c.name.as_str(), i as u32).is_some() {
-            return Err(inconsistent(format!("category {:?} is listed twice", c.name)));
+            return Err(inconsistent(format!(
+                "category {:?} is listed twice",
+                c.name
+            )));
         }
-        p.categories.push(CategoryRec { name: c.name.clone(), topdir: c.topdir.clone() });
+        p.categories.push(CategoryRec {
+            name: c.name.clone(),
+            topdir: c.topdir.clone(),
+        });
     }
 
     // Hosts, by id.
@@ -129,7 +144,10 @@ fn assemble(data: &SnapshotData) -> Result<Payload, BuildError> {
         let mut cats = Vec::new();
         for hc in &h.categories {
             let &category = cat_index.get(hc.category.as_str()).ok_or_else(|| {
-                inconsistent(format!("host {} names unknown category {:?}", h.name, hc.category))
+                inconsistent(format!(
+                    "host {} names unknown category {:?}",
+                    h.name, hc.category
+                ))
             })?;
             if hc.urls.is_empty() {
                 continue;
@@ -139,7 +157,10 @@ fn assemble(data: &SnapshotData) -> Result<Payload, BuildError> {
                 .iter()
                 .map(|u| {
                     let scheme = scheme::of_url(&u.url).ok_or_else(|| {
-                        inconsistent(format!("host {}: URL {:?} has a scheme edges do not serve", h.name, u.url))
+                        inconsistent(format!(
+                            "host {}: URL {:?} has a scheme edges do not serve",
+                            h.name, u.url
+                        ))
                     })?;
                     Ok(UrlRec {
                         url: u.url.clone(),
@@ -153,7 +174,10 @@ fn assemble(data: &SnapshotData) -> Result<Payload, BuildError> {
         }
         cats.sort_by_key(|c| c.category);
         if cats.windows(2).any(|w| w[0].category == w[1].category) {
-            return Err(inconsistent(format!("host {} lists a category twice", h.name)));
+            return Err(inconsistent(format!(
+                "host {} lists a category twice",
+                h.name
+            )));
         }
         p.hosts.push(HostRec {
             id: h.id,
@@ -177,28 +201,45 @@ fn assemble(data: &SnapshotData) -> Result<Payload, BuildError> {
     let mut dirs: Vec<_> = data.directories.iter().collect();
     dirs.sort_by(|a, b| a.name.cmp(&b.name));
     if let Some(w) = dirs.windows(2).find(|w| w[0].name == w[1].name) {
-        return Err(inconsistent(format!("directory {:?} is listed twice", w[0].name)));
+        return Err(inconsistent(format!(
+            "directory {:?} is listed twice",
+            w[0].name
+        )));
     }
     let mut carried_pairs = 0u64;
     let mut file_count = 0u64;
     for (di, d) in dirs.iter().enumerate() {
-        let &category = cat_index
-            .get(d.category.as_str())
-            .ok_or_else(|| inconsistent(format!("directory {:?} names unknown category {:?}", d.name, d.category)))?;
+        let &category = cat_index.get(d.category.as_str()).ok_or_else(|| {
+            inconsistent(format!(
+                "directory {:?} names unknown category {:?}",
+                d.name, d.category
+            ))
+        })?;
         let topdir = &p.categories[category as usize].topdir;
         let subpath_offset = if d.name == *topdir {
             d.name.len()
-        } else if d.name.starts_with(topdir.as_str()) && d.name.as_bytes().get(topdir.len()) == Some(&b'/') {
+        } else if d.name.starts_with(topdir.as_str())
+            && d.name.as_bytes().get(topdir.len()) == Some(&b'/')
+        {
             topdir.len() + 1
         } else {
-            return Err(inconsistent(format!("directory {:?} is not below the topdir {topdir:?}", d.name)));
+            return Err(inconsistent(format!(
+                "directory {:?} is not below the topdir {topdir:?}",
+                d.name
+            )));
         };
         let mut by_host = Vec::with_capacity(d.carriers.len());
         for hid in &d.carriers {
-            let &hi = host_index
-                .get(hid)
-                .ok_or_else(|| inconsistent(format!("directory {:?}: carrier {hid} is not an exported host", d.name)))?;
-            let carries = p.hosts[hi as usize].categories.iter().any(|c| c.category == category);
+            let &hi = host_index.get(hid).ok_or_else(|| {
+                inconsistent(format!(
+                    "directory {:?}: carrier {hid} is not an exported host",
+                    d.name
+                ))
+            })?;
+            let carries = p.hosts[hi as usize]
+                .categories
+                .iter()
+                .any(|c| c.category == category);
             if !carries {
                 return Err(inconsistent(format!(
                     "directory {:?}: host {} has no public URL for its category",
@@ -210,14 +251,24 @@ fn assemble(data: &SnapshotData) -> Result<Payload, BuildError> {
         by_host.sort_unstable();
         by_host.dedup();
         carried_pairs += by_host.len() as u64;
-        let global: Vec<u32> = by_host.iter().copied().filter(|&h| !p.hosts[h as usize].private).collect();
+        let global: Vec<u32> = by_host
+            .iter()
+            .copied()
+            .filter(|&h| !p.hosts[h as usize].private)
+            .collect();
         let mut by_country: BTreeMap<Code, Vec<u32>> = BTreeMap::new();
         for &h in &global {
-            by_country.entry(p.hosts[h as usize].country).or_default().push(h);
+            by_country
+                .entry(p.hosts[h as usize].country)
+                .or_default()
+                .push(h);
         }
         let group_list: Vec<CountryGroup> = by_country
             .iter()
-            .map(|(cc, hosts)| CountryGroup { country: *cc, hosts: host_lists.intern(hosts) })
+            .map(|(cc, hosts)| CountryGroup {
+                country: *cc,
+                hosts: host_lists.intern(hosts),
+            })
             .collect();
         let by_host_span = host_lists.intern(&by_host);
         let global_span = host_lists.intern(&global);
@@ -227,9 +278,15 @@ fn assemble(data: &SnapshotData) -> Result<Payload, BuildError> {
         let mut files: Vec<_> = d.files.iter().filter(|f| !f.versions.is_empty()).collect();
         files.sort_by(|a, b| a.name.cmp(&b.name));
         if let Some(w) = files.windows(2).find(|w| w[0].name == w[1].name) {
-            return Err(inconsistent(format!("directory {:?}: file {:?} is listed twice", d.name, w[0].name)));
+            return Err(inconsistent(format!(
+                "directory {:?}: file {:?} is listed twice",
+                d.name, w[0].name
+            )));
         }
-        let files_span = Span { start: p.files.len() as u32, len: files.len() as u32 };
+        let files_span = Span {
+            start: p.files.len() as u32,
+            len: files.len() as u32,
+        };
         for f in files {
             let start = p.versions.len() as u32;
             let mut versions: Vec<_> = f.versions.iter().collect();
@@ -247,7 +304,11 @@ fn assemble(data: &SnapshotData) -> Result<Payload, BuildError> {
                 file_count += 1;
             }
             let len = p.versions.len() as u32 - start;
-            p.files.push(FileRec { dir: di as u32, name: f.name.clone(), versions: Span { start, len } });
+            p.files.push(FileRec {
+                dir: di as u32,
+                name: f.name.clone(),
+                versions: Span { start, len },
+            });
         }
         p.directories.push(DirRec {
             name: d.name.clone(),
@@ -259,14 +320,22 @@ fn assemble(data: &SnapshotData) -> Result<Payload, BuildError> {
             files: files_span,
         });
     }
-    let dir_index = |name: &str| p.directories.binary_search_by(|d| d.name.as_str().cmp(name)).ok();
+    let dir_index = |name: &str| {
+        p.directories
+            .binary_search_by(|d| d.name.as_str().cmp(name))
+            .ok()
+    };
 
     // Repo map.
     let mut repos: Vec<_> = data.repositories.iter().collect();
     repos.sort();
     for r in repos {
-        let dir = dir_index(&r.directory)
-            .ok_or_else(|| inconsistent(format!("repository {}/{}: directory {:?} is not exported", r.prefix, r.arch, r.directory)))?;
+        let dir = dir_index(&r.directory).ok_or_else(|| {
+            inconsistent(format!(
+                "repository {}/{}: directory {:?} is not exported",
+                r.prefix, r.arch, r.directory
+            ))
+        })?;
         let repodata = if r.directory.rsplit('/').next() == Some("repodata") {
             Some(dir)
         } else {
@@ -281,7 +350,10 @@ fn assemble(data: &SnapshotData) -> Result<Payload, BuildError> {
     }
     let mut redirects = data.redirects.clone();
     redirects.sort();
-    p.redirects = redirects.into_iter().map(|(from, to)| RedirectRec { from, to }).collect();
+    p.redirects = redirects
+        .into_iter()
+        .map(|(from, to)| RedirectRec { from, to })
+        .collect();
     let mut disabled = data.disabled.clone();
     disabled.sort();
     disabled.dedup();
@@ -302,21 +374,37 @@ fn assemble(data: &SnapshotData) -> Result<Payload, BuildError> {
     for (prefix, mut hosts) in nb_map {
         hosts.dedup();
         netblock_pairs += hosts.len() as u64;
-        p.netblocks.push(NetblockRec { prefix, hosts: host_lists.intern(&hosts) });
+        p.netblocks.push(NetblockRec {
+            prefix,
+            hosts: host_lists.intern(&hosts),
+        });
     }
     let mut asn_pairs = 0u64;
     for (asn, mut hosts) in asn_map {
         hosts.dedup();
         asn_pairs += hosts.len() as u64;
-        p.asn_map.push(AsnRec { asn, hosts: host_lists.intern(&hosts) });
+        p.asn_map.push(AsnRec {
+            asn,
+            hosts: host_lists.intern(&hosts),
+        });
     }
 
-    let mut overrides: Vec<_> = data.netblock_countries.iter().map(|(n, c)| (net(n), *c)).collect();
+    let mut overrides: Vec<_> = data
+        .netblock_countries
+        .iter()
+        .map(|(n, c)| (net(n), *c))
+        .collect();
     overrides.sort();
-    p.netblock_countries = overrides.into_iter().map(|(prefix, country)| NetCountryRec { prefix, country }).collect();
+    p.netblock_countries = overrides
+        .into_iter()
+        .map(|(prefix, country)| NetCountryRec { prefix, country })
+        .collect();
     let mut continents = data.continents.clone();
     continents.sort();
-    p.continents = continents.into_iter().map(|(country, continent)| ContinentRec { country, continent }).collect();
+    p.continents = continents
+        .into_iter()
+        .map(|(country, continent)| ContinentRec { country, continent })
+        .collect();
 
     add_prefix_asn(&mut p, &data.prefix_asn);
 
@@ -367,21 +455,42 @@ fn add_prefix_asn(p: &mut Payload, table: &[(Prefix, u32)]) {
     v6.dedup_by_key(|e| (e.0, e.1));
     let ranges4: Vec<Range> = v4
         .iter()
-        .map(|&(a, l, _)| Range { start: a as u128, end: (a | !crate::net::mask32(l)) as u128 })
+        .map(|&(a, l, _)| Range {
+            start: a as u128,
+            end: (a | !crate::net::mask32(l)) as u128,
+        })
         .collect();
     for (start, entry) in intervals::flatten(&ranges4, u32::MAX as u128) {
-        p.asn_v4_spans.push(Span4Rec { start: start as u32, entry });
+        p.asn_v4_spans.push(Span4Rec {
+            start: start as u32,
+            entry,
+        });
     }
-    p.asn_v4 = v4.into_iter().map(|(addr, len, asn)| Asn4Rec { addr, len, asn }).collect();
+    p.asn_v4 = v4
+        .into_iter()
+        .map(|(addr, len, asn)| Asn4Rec { addr, len, asn })
+        .collect();
     let ranges6: Vec<Range> = v6
         .iter()
-        .map(|&(a, l, _)| Range { start: a, end: a | !crate::net::mask128(l) })
+        .map(|&(a, l, _)| Range {
+            start: a,
+            end: a | !crate::net::mask128(l),
+        })
         .collect();
     for (start, entry) in intervals::flatten(&ranges6, u128::MAX) {
-        p.asn_v6_spans.push(Span6Rec { hi: (start >> 64) as u64, lo: start as u64, entry });
+        p.asn_v6_spans.push(Span6Rec {
+            hi: (start >> 64) as u64,
+            lo: start as u64,
+            entry,
+        });
     }
     p.asn_v6 = v6
         .into_iter()
-        .map(|(a, len, asn)| Asn6Rec { hi: (a >> 64) as u64, lo: a as u64, len, asn })
+        .map(|(a, len, asn)| Asn6Rec {
+            hi: (a >> 64) as u64,
+            lo: a as u64,
+            len,
+            asn,
+        })
         .collect();
 }

@@ -57,13 +57,17 @@ impl Header {
             )));
         }
         if file[0..8] != MAGIC {
-            return Err(SnapshotError::Header("not a mirrorfleet snapshot (bad magic)".into()));
+            return Err(SnapshotError::Header(
+                "not a mirrorfleet snapshot (bad magic)".into(),
+            ));
         }
         let u32_at = |o: usize| u32::from_le_bytes(file[o..o + 4].try_into().unwrap_or_default());
         let u64_at = |o: usize| u64::from_le_bytes(file[o..o + 8].try_into().unwrap_or_default());
         let format_version = u32_at(8);
         if format_version != FORMAT_VERSION {
-            return Err(SnapshotError::FormatVersion { found: format_version });
+            return Err(SnapshotError::FormatVersion {
+                found: format_version,
+            });
         }
         let flags = u32_at(12);
         if flags != 0 || file[72..HEADER_LEN].iter().any(|&b| b != 0) {

@@ -72,7 +72,12 @@ pub fn flatten(ranges: &[Range], max: u128) -> Vec<(u128, u32)> {
 }
 
 /// Finds the interval containing `addr`: the entry index, if any.
-pub fn lookup<T>(spans: &[T], addr: u128, start_of: impl Fn(&T) -> u128, entry_of: impl Fn(&T) -> u32) -> Option<u32> {
+pub fn lookup<T>(
+    spans: &[T],
+    addr: u128,
+    start_of: impl Fn(&T) -> u128,
+    entry_of: impl Fn(&T) -> u32,
+) -> Option<u32> {
     let idx = spans.partition_point(|s| start_of(s) <= addr);
     let entry = entry_of(spans.get(idx.checked_sub(1)?)?);
     (entry != NONE).then_some(entry)

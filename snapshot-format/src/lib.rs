@@ -29,7 +29,10 @@ pub enum SnapshotError {
     #[error("bad snapshot header: {0}")]
     Header(String),
     /// A format this build cannot read (older or newer).
-    #[error("snapshot format version {found} is not supported (this build reads version {})", header::FORMAT_VERSION)]
+    #[error(
+        "snapshot format version {found} is not supported (this build reads version {})",
+        header::FORMAT_VERSION
+    )]
     FormatVersion {
         /// The version in the file.
         found: u32,

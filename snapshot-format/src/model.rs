@@ -87,7 +87,10 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { min_mirrors: 5, max_hosts: 100 }
+        Policy {
+            min_mirrors: 5,
+            max_hosts: 100,
+        }
     }
 }
 

@@ -44,11 +44,17 @@ impl Prefix {
         match normalise(addr) {
             IpAddr::V4(a) if len <= 32 => {
                 let bits = u32::from(a) & mask32(len);
-                Some(Prefix { addr: IpAddr::V4(Ipv4Addr::from(bits)), len })
+                Some(Prefix {
+                    addr: IpAddr::V4(Ipv4Addr::from(bits)),
+                    len,
+                })
             }
             IpAddr::V6(a) if len <= 128 => {
                 let bits = u128::from(a) & mask128(len);
-                Some(Prefix { addr: IpAddr::V6(Ipv6Addr::from(bits)), len })
+                Some(Prefix {
+                    addr: IpAddr::V6(Ipv6Addr::from(bits)),
+                    len,
+                })
             }
             _ => None,
         }
@@ -96,7 +102,11 @@ impl Prefix {
     /// The inverse of [`Prefix::to_raw`]; `None` when it is not canonical.
     pub fn from_raw(bytes: [u8; 16], len: u8, v4: bool) -> Option<Prefix> {
         let v6 = Ipv6Addr::from(bytes);
-        let addr = if v4 { IpAddr::V4(v6.to_ipv4_mapped()?) } else { IpAddr::V6(v6) };
+        let addr = if v4 {
+            IpAddr::V4(v6.to_ipv4_mapped()?)
+        } else {
+            IpAddr::V6(v6)
+        };
         if !v4 && v6.to_ipv4_mapped().is_some() {
             return None;
         }
@@ -134,7 +144,10 @@ impl Prefix {
         };
         let canonical = Prefix::truncate(addr, len).ok_or_else(syntax)?;
         if canonical.addr != normalise(addr) {
-            return Err(PrefixError::HostBits { text: text.to_string(), canonical });
+            return Err(PrefixError::HostBits {
+                text: text.to_string(),
+                canonical,
+            });
         }
         Ok(canonical)
     }
@@ -171,12 +184,20 @@ pub fn normalise(addr: IpAddr) -> IpAddr {
 
 /// The netmask of an IPv4 prefix length (0..=32).
 pub fn mask32(len: u8) -> u32 {
-    if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) }
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len.min(32)))
+    }
 }
 
 /// The netmask of an IPv6 prefix length (0..=128).
 pub fn mask128(len: u8) -> u128 {
-    if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len.min(128))) }
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len.min(128)))
+    }
 }
 
 #[cfg(test)]
@@ -185,8 +206,14 @@ mod tests {
 
     #[test]
     fn parses_and_rejects() {
-        assert_eq!("192.0.2.0/24".parse::<Prefix>().unwrap().to_string(), "192.0.2.0/24");
-        assert_eq!("2001:DB8::/32".parse::<Prefix>().unwrap().to_string(), "2001:db8::/32");
+        assert_eq!(
+            "192.0.2.0/24".parse::<Prefix>().unwrap().to_string(),
+            "192.0.2.0/24"
+        );
+        assert_eq!(
+            "2001:DB8::/32".parse::<Prefix>().unwrap().to_string(),
+            "2001:db8::/32"
+        );
         let err = "198.51.100.7/24".parse::<Prefix>().unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -195,8 +222,16 @@ mod tests {
         assert!("300.1.1.1/8".parse::<Prefix>().is_err());
         assert!("10.0.0.0/33".parse::<Prefix>().is_err());
         assert!("10.0.0.0".parse::<Prefix>().is_err());
-        assert_eq!(Prefix::parse_lenient("10.1.0.0/255.255.0.0").unwrap().to_string(), "10.1.0.0/16");
-        assert_eq!(Prefix::parse_lenient("10.1.2.3").unwrap().to_string(), "10.1.2.3/32");
+        assert_eq!(
+            Prefix::parse_lenient("10.1.0.0/255.255.0.0")
+                .unwrap()
+                .to_string(),
+            "10.1.0.0/16"
+        );
+        assert_eq!(
+            Prefix::parse_lenient("10.1.2.3").unwrap().to_string(),
+            "10.1.2.3/32"
+        );
         assert!(Prefix::parse_lenient("10.1.0.0/255.0.255.0").is_err());
     }
 

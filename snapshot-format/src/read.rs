@@ -25,7 +25,9 @@ pub struct Snapshot {
 
 impl std::fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Snapshot").field("header", &self.header).finish_non_exhaustive()
+        f.debug_struct("Snapshot")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
     }
 }
 
@@ -53,7 +55,9 @@ impl Snapshot {
             let mut aligned = AlignedVec::<16>::with_capacity(data.len());
             aligned.extend_from_slice(data);
             if !aligned16(aligned.as_ptr()) {
-                return Err(SnapshotError::Io("cannot align the snapshot in memory".into()));
+                return Err(SnapshotError::Io(
+                    "cannot align the snapshot in memory".into(),
+                ));
             }
             return Snapshot::from_owner(aligned);
         }
@@ -63,12 +67,17 @@ impl Snapshot {
             .map_err(|e| SnapshotError::Archive(e.to_string()))?;
         validate::check(archived, &header)?;
         let file_sha256 = Sha256::digest(data).into();
-        Ok(Snapshot { bytes: Box::new(owner), header, file_sha256 })
+        Ok(Snapshot {
+            bytes: Box::new(owner),
+            header,
+            file_sha256,
+        })
     }
 
     /// Reads and validates a snapshot file into aligned memory (no mapping).
     pub fn read_file(path: &std::path::Path) -> Result<Snapshot, SnapshotError> {
-        let data = std::fs::read(path).map_err(|e| SnapshotError::Io(format!("{}: {e}", path.display())))?;
+        let data = std::fs::read(path)
+            .map_err(|e| SnapshotError::Io(format!("{}: {e}", path.display())))?;
         let mut aligned = AlignedVec::<16>::with_capacity(data.len());
         aligned.extend_from_slice(&data);
         Snapshot::from_owner(aligned)
@@ -128,7 +137,9 @@ impl Snapshot {
     /// Index of an exported directory by exact name.
     pub fn find_directory(&self, name: &str) -> Option<u32> {
         let dirs = &self.payload().directories;
-        dirs.binary_search_by(|d| d.name.as_str().cmp(name)).ok().map(|i| i as u32)
+        dirs.binary_search_by(|d| d.name.as_str().cmp(name))
+            .ok()
+            .map(|i| i as u32)
     }
 
     /// Directory by index.
@@ -138,7 +149,10 @@ impl Snapshot {
 
     /// The subpath of a directory below its category topdir ("" for the topdir).
     pub fn subpath<'a>(&self, dir: &'a ArchivedDirRec) -> &'a str {
-        dir.name.as_str().get(dir.subpath_offset.to_native() as usize..).unwrap_or("")
+        dir.name
+            .as_str()
+            .get(dir.subpath_offset.to_native() as usize..)
+            .unwrap_or("")
     }
 
     /// Host indices of a span of `host_lists`.
@@ -169,7 +183,10 @@ impl Snapshot {
     pub fn find_file(&self, dir: u32, name: &str) -> Option<&ArchivedFileRec> {
         let d = self.directory(dir)?;
         let files = span_of(&self.payload().files, &d.files);
-        files.binary_search_by(|f| f.name.as_str().cmp(name)).ok().map(|i| &files[i])
+        files
+            .binary_search_by(|f| f.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &files[i])
     }
 
     /// A file's versions, newest first.
@@ -188,18 +205,25 @@ impl Snapshot {
     /// The redirect target of a prefix.
     pub fn redirect(&self, prefix: &str) -> Option<&str> {
         let r = &self.payload().redirects;
-        r.binary_search_by(|x| x.from.as_str().cmp(prefix)).ok().map(|i| r[i].to.as_str())
+        r.binary_search_by(|x| x.from.as_str().cmp(prefix))
+            .ok()
+            .map(|i| r[i].to.as_str())
     }
 
     /// True when the prefix is disabled.
     pub fn is_disabled(&self, prefix: &str) -> bool {
-        self.payload().disabled.binary_search_by(|x| x.as_str().cmp(prefix)).is_ok()
+        self.payload()
+            .disabled
+            .binary_search_by(|x| x.as_str().cmp(prefix))
+            .is_ok()
     }
 
     /// Continent of a country.
     pub fn continent_of(&self, country: [u8; 2]) -> Option<[u8; 2]> {
         let c = &self.payload().continents;
-        c.binary_search_by(|x| x.country.cmp(&country)).ok().map(|i| c[i].continent)
+        c.binary_search_by(|x| x.country.cmp(&country))
+            .ok()
+            .map(|i| c[i].continent)
     }
 
     /// Hosts (indices) of an ASN in the ASN map.
@@ -252,5 +276,12 @@ pub fn prefix_of(n: &ArchivedNetRec) -> Option<Prefix> {
 /// Formats 16 bytes as a lower-case UUID.
 pub fn uuid_text(b: &[u8; 16]) -> String {
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }

@@ -236,7 +236,9 @@ pub struct UrlRec {
 }
 
 /// A network: 16 address bytes (IPv4 as `::ffff:a.b.c.d`), length, family.
-#[derive(Archive, Serialize, Deserialize, Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Archive, Serialize, Deserialize, Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord,
+)]
 pub struct NetRec {
     /// Address bytes.
     pub addr: [u8; 16],

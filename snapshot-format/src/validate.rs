@@ -6,11 +6,11 @@
 //! After it passes, the edge may index arrays with stored indices without
 //! bounds surprises and rely on sort orders for binary search.
 
+use crate::SnapshotError;
 use crate::header::Header;
 use crate::net::Prefix;
 use crate::read::span_of;
 use crate::schema::*;
-use crate::SnapshotError;
 
 type R = Result<(), SnapshotError>;
 
@@ -35,7 +35,9 @@ fn is_code(c: &[u8; 2]) -> bool {
 }
 
 fn is_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn strictly_sorted<'a, T, K: Ord + 'a>(items: &'a [T], key: impl Fn(&'a T) -> K) -> bool {
@@ -52,17 +54,28 @@ fn check_net(n: &ArchivedNetRec, what: &str) -> R {
 }
 
 fn check_host_list(p: &ArchivedPayload, span: &ArchivedSpan, what: &str) -> R {
-    ensure!(span_ok(span, p.host_lists.len()), "{what}: host list out of range");
+    ensure!(
+        span_ok(span, p.host_lists.len()),
+        "{what}: host list out of range"
+    );
     let list = span_of(&p.host_lists, span);
-    ensure!(list.iter().all(|h| (h.to_native() as usize) < p.hosts.len()), "{what}: host index out of range");
-    ensure!(strictly_sorted(list, |h| h.to_native()), "{what}: host list not sorted or has duplicates");
+    ensure!(
+        list.iter()
+            .all(|h| (h.to_native() as usize) < p.hosts.len()),
+        "{what}: host index out of range"
+    );
+    ensure!(
+        strictly_sorted(list, |h| h.to_native()),
+        "{what}: host list not sorted or has duplicates"
+    );
     Ok(())
 }
 
 /// Runs every check; the first failure names what is wrong.
 pub fn check(p: &ArchivedPayload, header: &Header) -> R {
     ensure!(
-        p.identity.version.to_native() == header.version && p.identity.created_at.to_native() == header.created_at,
+        p.identity.version.to_native() == header.version
+            && p.identity.created_at.to_native() == header.created_at,
         "identity (version {}, created_at {}) disagrees with the header (version {}, created_at {})",
         p.identity.version,
         p.identity.created_at,
@@ -70,10 +83,14 @@ pub fn check(p: &ArchivedPayload, header: &Header) -> R {
         header.created_at
     );
     // Geography first: hosts and overrides refer to it.
-    ensure!(strictly_sorted(&p.continents, |c| c.country), "continent table not sorted or has duplicates");
+    ensure!(
+        strictly_sorted(&p.continents, |c| c.country),
+        "continent table not sorted or has duplicates"
+    );
     for c in p.continents.iter() {
         ensure!(
-            is_code(&c.country) && crate::countries::is_continent(std::str::from_utf8(&c.continent).unwrap_or("")),
+            is_code(&c.country)
+                && crate::countries::is_continent(std::str::from_utf8(&c.continent).unwrap_or("")),
             "continent table: bad entry {:?} → {:?}",
             String::from_utf8_lossy(&c.country),
             String::from_utf8_lossy(&c.continent)
@@ -81,7 +98,10 @@ pub fn check(p: &ArchivedPayload, header: &Header) -> R {
     }
     let known_country = |c: &[u8; 2]| p.continents.binary_search_by(|x| x.country.cmp(c)).is_ok();
 
-    ensure!(strictly_sorted(&p.categories, |c| c.name.as_str()), "categories not sorted or duplicated");
+    ensure!(
+        strictly_sorted(&p.categories, |c| c.name.as_str()),
+        "categories not sorted or duplicated"
+    );
     check_hosts(p, &known_country)?;
     check_directories(p, &known_country)?;
     check_files(p)?;
@@ -91,30 +111,65 @@ pub fn check(p: &ArchivedPayload, header: &Header) -> R {
 }
 
 fn check_hosts(p: &ArchivedPayload, known_country: &dyn Fn(&[u8; 2]) -> bool) -> R {
-    ensure!(strictly_sorted(&p.hosts, |h| h.id.to_native()), "hosts not sorted by id or duplicated");
+    ensure!(
+        strictly_sorted(&p.hosts, |h| h.id.to_native()),
+        "hosts not sorted by id or duplicated"
+    );
     for h in p.hosts.iter() {
         let what = format!("host {} ({})", h.id, h.name);
-        ensure!(is_code(&h.country) && known_country(&h.country), "{what}: country has no continent");
-        ensure!((1..=10_000).contains(&h.bandwidth.to_native()), "{what}: bandwidth out of 1..10000");
-        ensure!(strictly_sorted(&h.peer_asns, |a| a.to_native()), "{what}: peer ASNs not sorted");
-        ensure!(strictly_sorted(&h.allowed_countries, |c| *c), "{what}: allowed countries not sorted");
-        ensure!(h.allowed_countries.iter().all(is_code), "{what}: bad allowed country");
+        ensure!(
+            is_code(&h.country) && known_country(&h.country),
+            "{what}: country has no continent"
+        );
+        ensure!(
+            (1..=10_000).contains(&h.bandwidth.to_native()),
+            "{what}: bandwidth out of 1..10000"
+        );
+        ensure!(
+            strictly_sorted(&h.peer_asns, |a| a.to_native()),
+            "{what}: peer ASNs not sorted"
+        );
+        ensure!(
+            strictly_sorted(&h.allowed_countries, |c| *c),
+            "{what}: allowed countries not sorted"
+        );
+        ensure!(
+            h.allowed_countries.iter().all(is_code),
+            "{what}: bad allowed country"
+        );
         for n in h.netblocks.iter() {
             check_net(n, &what)?;
         }
-        ensure!(strictly_sorted(&h.netblocks, |n| (n.addr, n.len, n.v4)), "{what}: netblocks not sorted");
+        ensure!(
+            strictly_sorted(&h.netblocks, |n| (n.addr, n.len, n.v4)),
+            "{what}: netblocks not sorted"
+        );
         ensure!(!h.categories.is_empty(), "{what}: no host category");
-        ensure!(strictly_sorted(&h.categories, |c| c.category.to_native()), "{what}: categories not sorted");
+        ensure!(
+            strictly_sorted(&h.categories, |c| c.category.to_native()),
+            "{what}: categories not sorted"
+        );
         for hc in h.categories.iter() {
-            ensure!((hc.category.to_native() as usize) < p.categories.len(), "{what}: category out of range");
+            ensure!(
+                (hc.category.to_native() as usize) < p.categories.len(),
+                "{what}: category out of range"
+            );
             ensure!(!hc.urls.is_empty(), "{what}: host category without URL");
             for u in hc.urls.iter() {
                 let url = u.url.as_str();
                 let ok = scheme::of_url(url) == Some(u.scheme)
-                    && url.split_once("://").is_some_and(|(_, rest)| !rest.is_empty() && !rest.starts_with('/'))
+                    && url
+                        .split_once("://")
+                        .is_some_and(|(_, rest)| !rest.is_empty() && !rest.starts_with('/'))
                     && url.bytes().all(|b| b.is_ascii_graphic());
-                ensure!(ok, "{what}: URL {url:?} is not absolute http, https, ftp or rsync");
-                ensure!(u.ipv4 <= family::YES && u.ipv6 <= family::YES, "{what}: bad family flag");
+                ensure!(
+                    ok,
+                    "{what}: URL {url:?} is not absolute http, https, ftp or rsync"
+                );
+                ensure!(
+                    u.ipv4 <= family::YES && u.ipv6 <= family::YES,
+                    "{what}: bad family flag"
+                );
             }
         }
     }
@@ -122,21 +177,30 @@ fn check_hosts(p: &ArchivedPayload, known_country: &dyn Fn(&[u8; 2]) -> bool) ->
 }
 
 fn check_directories(p: &ArchivedPayload, known_country: &dyn Fn(&[u8; 2]) -> bool) -> R {
-    ensure!(strictly_sorted(&p.directories, |d| d.name.as_str()), "directories not sorted or duplicated");
     ensure!(
-        p.country_groups.iter().all(|g| span_ok(&g.hosts, p.host_lists.len())),
+        strictly_sorted(&p.directories, |d| d.name.as_str()),
+        "directories not sorted or duplicated"
+    );
+    ensure!(
+        p.country_groups
+            .iter()
+            .all(|g| span_ok(&g.hosts, p.host_lists.len())),
         "country group out of range"
     );
     for d in p.directories.iter() {
         let what = format!("directory {}", d.name);
         let cat = p.categories.get(d.category.to_native() as usize);
-        let Some(cat) = cat else { return fail(format!("{what}: category out of range")) };
+        let Some(cat) = cat else {
+            return fail(format!("{what}: category out of range"));
+        };
         let (name, topdir) = (d.name.as_str(), cat.topdir.as_str());
         let off = d.subpath_offset.to_native() as usize;
         let ok = if name == topdir {
             off == name.len()
         } else {
-            name.starts_with(topdir) && name.as_bytes().get(topdir.len()) == Some(&b'/') && off == topdir.len() + 1
+            name.starts_with(topdir)
+                && name.as_bytes().get(topdir.len()) == Some(&b'/')
+                && off == topdir.len() + 1
         };
         ensure!(ok, "{what}: not below its category topdir {topdir:?}");
         check_host_list(p, &d.by_host, &what)?;
@@ -146,17 +210,34 @@ fn check_directories(p: &ArchivedPayload, known_country: &dyn Fn(&[u8; 2]) -> bo
         for &h in span_of(&p.host_lists, &d.by_host) {
             let host = &p.hosts[h.to_native() as usize];
             let has = host.categories.iter().any(|c| c.category == d.category);
-            ensure!(has, "{what}: carrier {} has no URL for its category", host.id);
+            ensure!(
+                has,
+                "{what}: carrier {} has no URL for its category",
+                host.id
+            );
         }
         for &h in span_of(&p.host_lists, &d.global) {
             let host = &p.hosts[h.to_native() as usize];
-            ensure!(!host.private && carried(h.to_native()), "{what}: global host {} is private or not a carrier", host.id);
+            ensure!(
+                !host.private && carried(h.to_native()),
+                "{what}: global host {} is private or not a carrier",
+                host.id
+            );
         }
-        ensure!(span_ok(&d.by_country, p.country_groups.len()), "{what}: by_country out of range");
+        ensure!(
+            span_ok(&d.by_country, p.country_groups.len()),
+            "{what}: by_country out of range"
+        );
         let groups = span_of(&p.country_groups, &d.by_country);
-        ensure!(strictly_sorted(groups, |g| g.country), "{what}: by_country not sorted");
+        ensure!(
+            strictly_sorted(groups, |g| g.country),
+            "{what}: by_country not sorted"
+        );
         for g in groups {
-            ensure!(is_code(&g.country) && known_country(&g.country), "{what}: bad by_country key");
+            ensure!(
+                is_code(&g.country) && known_country(&g.country),
+                "{what}: bad by_country key"
+            );
             check_host_list(p, &g.hosts, &what)?;
             for &h in span_of(&p.host_lists, &g.hosts) {
                 let host = &p.hosts[h.to_native() as usize];
@@ -167,7 +248,10 @@ fn check_directories(p: &ArchivedPayload, known_country: &dyn Fn(&[u8; 2]) -> bo
                 );
             }
         }
-        ensure!(span_ok(&d.files, p.files.len()), "{what}: files out of range");
+        ensure!(
+            span_ok(&d.files, p.files.len()),
+            "{what}: files out of range"
+        );
     }
     Ok(())
 }
@@ -179,26 +263,56 @@ fn check_files(p: &ArchivedPayload) -> R {
     );
     for (di, d) in p.directories.iter().enumerate() {
         for f in span_of(&p.files, &d.files) {
-            ensure!(f.dir.to_native() as usize == di, "directory {}: file span holds another directory's file", d.name);
+            ensure!(
+                f.dir.to_native() as usize == di,
+                "directory {}: file span holds another directory's file",
+                d.name
+            );
         }
     }
-    let total: u64 = p.directories.iter().map(|d| d.files.len.to_native() as u64).sum();
-    ensure!(total == p.files.len() as u64, "file details not all reachable from their directories");
+    let total: u64 = p
+        .directories
+        .iter()
+        .map(|d| d.files.len.to_native() as u64)
+        .sum();
+    ensure!(
+        total == p.files.len() as u64,
+        "file details not all reachable from their directories"
+    );
     for f in p.files.iter() {
         let what = format!("file {} of directory {}", f.name, f.dir);
-        ensure!(!f.name.is_empty() && !f.name.contains('/'), "{what}: bad name");
-        ensure!(f.versions.len.to_native() > 0 && span_ok(&f.versions, p.versions.len()), "{what}: versions out of range");
+        ensure!(
+            !f.name.is_empty() && !f.name.contains('/'),
+            "{what}: bad name"
+        );
+        ensure!(
+            f.versions.len.to_native() > 0 && span_ok(&f.versions, p.versions.len()),
+            "{what}: versions out of range"
+        );
         let versions = span_of(&p.versions, &f.versions);
         ensure!(
-            versions.windows(2).all(|w| w[0].timestamp.to_native() >= w[1].timestamp.to_native()),
+            versions
+                .windows(2)
+                .all(|w| w[0].timestamp.to_native() >= w[1].timestamp.to_native()),
             "{what}: history not newest first"
         );
         for v in versions {
-            let digests = [(v.md5.as_ref(), 32), (v.sha1.as_ref(), 40), (v.sha256.as_ref(), 64), (v.sha512.as_ref(), 128)];
-            ensure!(digests.iter().any(|(d, _)| d.is_some()), "{what}: a version without digest");
+            let digests = [
+                (v.md5.as_ref(), 32),
+                (v.sha1.as_ref(), 40),
+                (v.sha256.as_ref(), 64),
+                (v.sha512.as_ref(), 128),
+            ];
+            ensure!(
+                digests.iter().any(|(d, _)| d.is_some()),
+                "{what}: a version without digest"
+            );
             for (d, len) in digests {
                 if let Some(d) = d {
-                    ensure!(is_hex(d.as_str(), len), "{what}: digest is not {len} lower-case hex digits");
+                    ensure!(
+                        is_hex(d.as_str(), len),
+                        "{what}: digest is not {len} lower-case hex digits"
+                    );
                 }
             }
         }
@@ -219,7 +333,10 @@ fn check_repositories(p: &ArchivedPayload) -> R {
         let rd = r.repodata.to_native();
         if rd != NONE {
             ensure!((rd as usize) < ndirs, "{what}: repodata out of range");
-            let (dname, rname) = (p.directories[dir].name.as_str(), p.directories[rd as usize].name.as_str());
+            let (dname, rname) = (
+                p.directories[dir].name.as_str(),
+                p.directories[rd as usize].name.as_str(),
+            );
             let ok = if rd as usize == dir {
                 dname.rsplit('/').next() == Some("repodata")
             } else {
@@ -228,13 +345,27 @@ fn check_repositories(p: &ArchivedPayload) -> R {
             ensure!(ok, "{what}: repodata directory does not match");
         }
     }
-    ensure!(strictly_sorted(&p.redirects, |r| r.from.as_str()), "redirects not sorted or duplicated");
+    ensure!(
+        strictly_sorted(&p.redirects, |r| r.from.as_str()),
+        "redirects not sorted or duplicated"
+    );
     for r in p.redirects.iter() {
         ensure!(r.from != r.to, "redirect {} points to itself", r.from);
-        let chained = p.redirects.binary_search_by(|x| x.from.as_str().cmp(r.to.as_str())).is_ok();
-        ensure!(!chained, "redirect {} → {}: the target is itself redirected", r.from, r.to);
+        let chained = p
+            .redirects
+            .binary_search_by(|x| x.from.as_str().cmp(r.to.as_str()))
+            .is_ok();
+        ensure!(
+            !chained,
+            "redirect {} → {}: the target is itself redirected",
+            r.from,
+            r.to
+        );
     }
-    ensure!(strictly_sorted(&p.disabled, |d| d.as_str()), "disabled prefixes not sorted or duplicated");
+    ensure!(
+        strictly_sorted(&p.disabled, |d| d.as_str()),
+        "disabled prefixes not sorted or duplicated"
+    );
     Ok(())
 }
 
@@ -247,17 +378,27 @@ fn check_network(p: &ArchivedPayload, known_country: &dyn Fn(&[u8; 2]) -> bool) 
         check_net(&n.prefix, "netblock map")?;
         check_host_list(p, &n.hosts, "netblock map")?;
     }
-    ensure!(strictly_sorted(&p.asn_map, |a| a.asn.to_native()), "ASN map not sorted or duplicated");
+    ensure!(
+        strictly_sorted(&p.asn_map, |a| a.asn.to_native()),
+        "ASN map not sorted or duplicated"
+    );
     for a in p.asn_map.iter() {
         check_host_list(p, &a.hosts, "ASN map")?;
     }
     ensure!(
-        strictly_sorted(&p.netblock_countries, |n| (n.prefix.addr, n.prefix.len, n.prefix.v4)),
+        strictly_sorted(&p.netblock_countries, |n| (
+            n.prefix.addr,
+            n.prefix.len,
+            n.prefix.v4
+        )),
         "netblock→country overrides not sorted or duplicated"
     );
     for n in p.netblock_countries.iter() {
         check_net(&n.prefix, "netblock→country override")?;
-        ensure!(known_country(&n.country), "netblock→country override: country has no continent");
+        ensure!(
+            known_country(&n.country),
+            "netblock→country override: country has no continent"
+        );
     }
     // prefix→ASN, IPv4.
     ensure!(
@@ -266,41 +407,79 @@ fn check_network(p: &ArchivedPayload, known_country: &dyn Fn(&[u8; 2]) -> bool) 
     );
     for e in p.asn_v4.iter() {
         let ok = (1..=32).contains(&e.len) && e.addr.to_native() & !crate::net::mask32(e.len) == 0;
-        ensure!(ok, "IPv4 prefix→ASN entry {}/{} is not canonical", std::net::Ipv4Addr::from(e.addr.to_native()), e.len);
+        ensure!(
+            ok,
+            "IPv4 prefix→ASN entry {}/{} is not canonical",
+            std::net::Ipv4Addr::from(e.addr.to_native()),
+            e.len
+        );
     }
-    let v4: Vec<(u128, u32)> = p.asn_v4_spans.iter().map(|s| (s.start.to_native() as u128, s.entry.to_native())).collect();
+    let v4: Vec<(u128, u32)> = p
+        .asn_v4_spans
+        .iter()
+        .map(|s| (s.start.to_native() as u128, s.entry.to_native()))
+        .collect();
     check_spans(&v4, u32::MAX as u128, "IPv4", |i| {
         p.asn_v4.get(i as usize).map(|e| {
             let a = e.addr.to_native() as u128;
             (a, a | !crate::net::mask32(e.len) as u128)
         })
     })?;
-    ensure!(!(p.asn_v4.is_empty() ^ p.asn_v4_spans.is_empty()), "IPv4 prefix→ASN index missing");
+    ensure!(
+        !(p.asn_v4.is_empty() ^ p.asn_v4_spans.is_empty()),
+        "IPv4 prefix→ASN index missing"
+    );
     // IPv6.
     let net6 = |e: &ArchivedAsn6Rec| ((e.hi.to_native() as u128) << 64) | e.lo.to_native() as u128;
-    ensure!(strictly_sorted(&p.asn_v6, |e| (net6(e), e.len)), "IPv6 prefix→ASN table not sorted or duplicated");
+    ensure!(
+        strictly_sorted(&p.asn_v6, |e| (net6(e), e.len)),
+        "IPv6 prefix→ASN table not sorted or duplicated"
+    );
     for e in p.asn_v6.iter() {
         let ok = (1..=128).contains(&e.len) && net6(e) & !crate::net::mask128(e.len) == 0;
-        ensure!(ok, "IPv6 prefix→ASN entry {}/{} is not canonical", std::net::Ipv6Addr::from(net6(e)), e.len);
+        ensure!(
+            ok,
+            "IPv6 prefix→ASN entry {}/{} is not canonical",
+            std::net::Ipv6Addr::from(net6(e)),
+            e.len
+        );
     }
     let v6: Vec<(u128, u32)> = p
         .asn_v6_spans
         .iter()
-        .map(|s| (((s.hi.to_native() as u128) << 64) | s.lo.to_native() as u128, s.entry.to_native()))
+        .map(|s| {
+            (
+                ((s.hi.to_native() as u128) << 64) | s.lo.to_native() as u128,
+                s.entry.to_native(),
+            )
+        })
         .collect();
     check_spans(&v6, u128::MAX, "IPv6", |i| {
-        p.asn_v6.get(i as usize).map(|e| (net6(e), net6(e) | !crate::net::mask128(e.len)))
+        p.asn_v6
+            .get(i as usize)
+            .map(|e| (net6(e), net6(e) | !crate::net::mask128(e.len)))
     })?;
-    ensure!(!(p.asn_v6.is_empty() ^ p.asn_v6_spans.is_empty()), "IPv6 prefix→ASN index missing");
+    ensure!(
+        !(p.asn_v6.is_empty() ^ p.asn_v6_spans.is_empty()),
+        "IPv6 prefix→ASN index missing"
+    );
     Ok(())
 }
 
 /// Intervals start at 0, strictly increase, and each lies inside its entry.
-fn check_spans(spans: &[(u128, u32)], max: u128, family: &str, entry: impl Fn(u32) -> Option<(u128, u128)>) -> R {
+fn check_spans(
+    spans: &[(u128, u32)],
+    max: u128,
+    family: &str,
+    entry: impl Fn(u32) -> Option<(u128, u128)>,
+) -> R {
     if spans.is_empty() {
         return Ok(());
     }
-    ensure!(spans[0].0 == 0, "{family} prefix→ASN index does not start at address 0");
+    ensure!(
+        spans[0].0 == 0,
+        "{family} prefix→ASN index does not start at address 0"
+    );
     for (i, &(start, e)) in spans.iter().enumerate() {
         let end = match spans.get(i + 1) {
             Some(&(next, _)) if next > start => next - 1,
@@ -311,7 +490,10 @@ fn check_spans(spans: &[(u128, u32)], max: u128, family: &str, entry: impl Fn(u3
             let Some((lo, hi)) = entry(e) else {
                 return fail(format!("{family} prefix→ASN index entry out of range"));
             };
-            ensure!(lo <= start && end <= hi, "{family} prefix→ASN index interval outside its prefix");
+            ensure!(
+                lo <= start && end <= hi,
+                "{family} prefix→ASN index interval outside its prefix"
+            );
         }
     }
     Ok(())
@@ -319,22 +501,57 @@ fn check_spans(spans: &[(u128, u32)], max: u128, family: &str, entry: impl Fn(u3
 
 fn check_counts(p: &ArchivedPayload) -> R {
     let c = &p.counts;
-    let carried: u64 = p.directories.iter().map(|d| d.by_host.len.to_native() as u64).sum();
-    let netblocks: u64 = p.netblocks.iter().map(|n| n.hosts.len.to_native() as u64).sum();
-    let asn: u64 = p.asn_map.iter().map(|a| a.hosts.len.to_native() as u64).sum();
+    let carried: u64 = p
+        .directories
+        .iter()
+        .map(|d| d.by_host.len.to_native() as u64)
+        .sum();
+    let netblocks: u64 = p
+        .netblocks
+        .iter()
+        .map(|n| n.hosts.len.to_native() as u64)
+        .sum();
+    let asn: u64 = p
+        .asn_map
+        .iter()
+        .map(|a| a.hosts.len.to_native() as u64)
+        .sum();
     let actual = [
         ("hosts", c.hosts.to_native(), p.hosts.len() as u64),
-        ("public_hosts", c.public_hosts.to_native(), p.hosts.iter().filter(|h| !h.private).count() as u64),
-        ("directories", c.directories.to_native(), p.directories.len() as u64),
+        (
+            "public_hosts",
+            c.public_hosts.to_native(),
+            p.hosts.iter().filter(|h| !h.private).count() as u64,
+        ),
+        (
+            "directories",
+            c.directories.to_native(),
+            p.directories.len() as u64,
+        ),
         ("carried_pairs", c.carried_pairs.to_native(), carried),
-        ("repo_map_entries", c.repo_map_entries.to_native(), p.repo_map.len() as u64),
-        ("file_details", c.file_details.to_native(), p.versions.len() as u64),
+        (
+            "repo_map_entries",
+            c.repo_map_entries.to_native(),
+            p.repo_map.len() as u64,
+        ),
+        (
+            "file_details",
+            c.file_details.to_native(),
+            p.versions.len() as u64,
+        ),
         ("netblocks", c.netblocks.to_native(), netblocks),
         ("asn_map_entries", c.asn_map_entries.to_native(), asn),
-        ("prefix_asn_entries", c.prefix_asn_entries.to_native(), (p.asn_v4.len() + p.asn_v6.len()) as u64),
+        (
+            "prefix_asn_entries",
+            c.prefix_asn_entries.to_native(),
+            (p.asn_v4.len() + p.asn_v6.len()) as u64,
+        ),
     ];
     for (name, stated, real) in actual {
-        ensure!(stated == real, "count {name} says {stated}, the snapshot holds {real}");
+        ensure!(
+            stated == real,
+            "count {name} says {stated}, the snapshot holds {real}"
+        );
     }
     ensure!(
         p.inputs.asn_entries_v4.to_native() == p.asn_v4.len() as u64

@@ -724,7 +724,13 @@ fn spawn_guarded(mut cmd: Command) -> io::Result<Child> {
     let parent = std::process::id() as libc::pid_t;
     unsafe {
         cmd.process_group(0).pre_exec(move || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
             if libc::getppid() != parent {
                 libc::_exit(1);
             }
@@ -1174,7 +1180,12 @@ impl Conn {
             Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => self.eof = true,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!(
@@ -1296,7 +1307,11 @@ fn try_parse(
         if buf.len() < end + cl {
             return Ok(None);
         }
-        return Ok(Some((resp(buf[end..end + cl].to_vec()), end + cl, status_line)));
+        return Ok(Some((
+            resp(buf[end..end + cl].to_vec()),
+            end + cl,
+            status_line,
+        )));
     }
     if eof {
         return Ok(Some((resp(buf[end..].to_vec()), buf.len(), status_line)));
