@@ -13,8 +13,14 @@ if [ "${#need[@]}" -gt 0 ]; then
   echo "dev-setup: installing ${need[*]}" >&2
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  log=$(mktemp)
+  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+      --no-install-recommends "${need[@]}"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "dev-setup: installing ${need[*]} failed" >&2
+    exit 1
+  fi
+  rm -f "$log"
 fi
 
 # PostgreSQL is started when present but stopped (CI machines ship it installed).

@@ -132,9 +132,12 @@ pub fn handle(edge: &Edge, parts: &Parts, peer: SocketAddr) -> Answer {
     let path = parts.uri.path();
     let endpoint = endpoint_of(path);
     // (1) limits, E82–E83.
+    let vary_accept = endpoint == MetricEndpoint::Metalink;
     if target_len > limits.max_uri {
         let msg = format!("error: URI too long (at most {} bytes)\n", limits.max_uri);
-        return Answer::text(StatusCode::URI_TOO_LONG, msg, endpoint, t);
+        let mut a = Answer::text(StatusCode::URI_TOO_LONG, msg, endpoint, t);
+        a.vary_accept = vary_accept;
+        return a;
     }
     let header_bytes: usize = parts
         .headers
@@ -146,12 +149,14 @@ pub fn handle(edge: &Edge, parts: &Parts, peer: SocketAddr) -> Answer {
             "error: request header fields too large (at most {} fields, {} bytes)\n",
             limits.max_headers, limits.max_header_bytes
         );
-        return Answer::text(
+        let mut a = Answer::text(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             msg,
             endpoint,
             t,
         );
+        a.vary_accept = vary_accept;
+        return a;
     }
     // (2) path, (3) method.
     let kind = match endpoint {
@@ -171,7 +176,7 @@ pub fn handle(edge: &Edge, parts: &Parts, peer: SocketAddr) -> Answer {
             t,
         );
         a.allow = true;
-        a.vary_accept = kind == Some(Endpoint::Metalink);
+        a.vary_accept = vary_accept;
         return a;
     }
     let peer_ip = mirrorfleet_snapshot::net::normalise(peer.ip());

@@ -67,7 +67,10 @@ impl RawEdge {
                     if lost_port && attempt < 3 {
                         continue;
                     }
-                    panic!("mirrorfleet-edge {} on {addr}: {msg}\n{logs}", args.join(" "));
+                    panic!(
+                        "mirrorfleet-edge {} on {addr}: {msg}\n{logs}",
+                        args.join(" ")
+                    );
                 }
             }
         }
@@ -148,7 +151,12 @@ impl RawEdge {
         let pid = i32::try_from(self.child.id()).expect("pid fits i32");
         // SAFETY: kill(2) with a pid this test spawned and has not reaped.
         let rc = unsafe { libc::kill(pid, signal) };
-        assert_eq!(rc, 0, "kill({pid}, {signal}): {}", io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "kill({pid}, {signal}): {}",
+            io::Error::last_os_error()
+        );
     }
 
     /// The exit status, if the process has exited (reaped once, then remembered).
@@ -235,7 +243,11 @@ pub fn raw_exchange(addr: SocketAddr, bytes: &[u8], timeout: Duration) -> io::Re
 }
 
 /// Reads one response from `s` (until complete by `Content-Length`, EOF, or the deadline).
-pub fn read_response_bytes(s: &mut TcpStream, deadline: Instant, head: bool) -> io::Result<Vec<u8>> {
+pub fn read_response_bytes(
+    s: &mut TcpStream,
+    deadline: Instant,
+    head: bool,
+) -> io::Result<Vec<u8>> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     loop {
@@ -245,7 +257,10 @@ pub fn read_response_bytes(s: &mut TcpStream, deadline: Instant, head: bool) -> 
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "HTTP exchange timed out"));
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "HTTP exchange timed out",
+            ));
         }
         s.set_read_timeout(Some(left))?;
         match s.read(&mut buf) {
@@ -278,9 +293,13 @@ pub fn request_bytes(
     target: &str,
     headers: &[(&str, &[u8])],
 ) -> Vec<u8> {
-    let mut out = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: mirrorfleet-tests\r\n")
-        .into_bytes();
-    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("accept")) {
+    let mut out =
+        format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: mirrorfleet-tests\r\n")
+            .into_bytes();
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("accept"))
+    {
         out.extend_from_slice(b"Accept: */*\r\n");
     }
     for (n, v) in headers {
@@ -340,14 +359,20 @@ pub fn parse_response(raw: &[u8], head: bool) -> io::Result<HttpResponse> {
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
         .collect();
-    let body = if head { Vec::new() } else { raw[end..].to_vec() };
+    let body = if head {
+        Vec::new()
+    } else {
+        raw[end..].to_vec()
+    };
     let resp = HttpResponse {
         status,
         headers,
         body,
     };
     if !head
-        && let Some(cl) = resp.header("content-length").and_then(|v| v.parse::<usize>().ok())
+        && let Some(cl) = resp
+            .header("content-length")
+            .and_then(|v| v.parse::<usize>().ok())
         && resp.body.len() != cl
     {
         return Err(bad(format!(
@@ -391,7 +416,7 @@ pub mod order_ref {
 
     impl SplitMix64 {
         /// The next output.
-        pub fn next(&mut self) -> u64 {
+        pub fn next_u64(&mut self) -> u64 {
             self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
             let mut z = self.0;
             z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -399,9 +424,9 @@ pub mod order_ref {
             z ^ (z >> 31)
         }
 
-        /// uniform(m): the high 64 bits of next() × m.
+        /// uniform(m): the high 64 bits of next() × m (E56).
         pub fn uniform(&mut self, m: u64) -> u64 {
-            ((u128::from(self.next()) * u128::from(m)) >> 64) as u64
+            ((u128::from(self.next_u64()) * u128::from(m)) >> 64) as u64
         }
     }
 
@@ -427,7 +452,7 @@ pub mod order_ref {
         let mut master = SplitMix64(base);
         let mut out = 0;
         for _ in 0..=slot {
-            out = master.next();
+            out = master.next_u64();
         }
         out
     }
@@ -548,7 +573,10 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
     ];
     let month = MONTHS.iter().position(|m| *m == parts[2])? as i64 + 1;
     let year: i64 = parts[3].parse().ok()?;
-    let hms: Vec<i64> = parts[4].split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let hms: Vec<i64> = parts[4]
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
     if hms.len() != 3 {
         return None;
     }
@@ -589,4 +617,52 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sockets
+// ---------------------------------------------------------------------------------------------
+
+/// A TCP connection to an IPv4 `addr` whose receive buffer was set to `rcvbuf` bytes before
+/// connecting, so the peer can only send a small window at a time (a slow reader).
+pub fn connect_with_rcvbuf(addr: SocketAddr, rcvbuf: i32) -> io::Result<TcpStream> {
+    use std::os::fd::FromRawFd;
+    let SocketAddr::V4(a) = addr else {
+        return Err(io::Error::other("IPv4 address expected"));
+    };
+    // SAFETY: plain socket calls on a descriptor this function owns until it is wrapped.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let stream = TcpStream::from_raw_fd(fd);
+        let rc = libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&rcvbuf as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        );
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let sin = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: a.port().to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(*a.ip()).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let rc = libc::connect(
+            fd,
+            (&sin as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(stream)
+    }
 }
