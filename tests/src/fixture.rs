@@ -953,7 +953,7 @@ impl Edge {
     /// HTTP/2 with prior knowledge (h2c): every `(method, target, headers)` is sent, in order,
     /// as a stream of ONE connection (hyper client). Panics on any error or after
     /// [`HTTP_TIMEOUT`].
-    pub fn h2c(&self, requests: &[(&str, &str, &[(&str, &str)])]) -> Vec<HttpResponse> {
+    pub fn h2c(&self, requests: &[H2Request<'_>]) -> Vec<HttpResponse> {
         h2c_requests(self.addr, requests)
             .unwrap_or_else(|e| panic!("h2c to {}: {e}\n{}", self.addr, self.logs()))
     }
@@ -1323,16 +1323,19 @@ fn try_parse(
 // HTTP/2 prior knowledge
 // ---------------------------------------------------------------------------------------------
 
-fn h2c_requests(
-    addr: SocketAddr,
-    requests: &[(&str, &str, &[(&str, &str)])],
-) -> Result<Vec<HttpResponse>, String> {
+/// One HTTP/2 request: method, target, header fields.
+pub type H2Request<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+
+/// An owned [`H2Request`], moved into the client task.
+type OwnedRequest = (String, String, Vec<(String, String)>);
+
+fn h2c_requests(addr: SocketAddr, requests: &[H2Request<'_>]) -> Result<Vec<HttpResponse>, String> {
     use http_body_util::{BodyExt, Empty};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let requests: Vec<(String, String, Vec<(String, String)>)> = requests
+    let requests: Vec<OwnedRequest> = requests
         .iter()
         .map(|(m, t, h)| {
             (

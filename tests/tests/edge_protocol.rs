@@ -924,9 +924,7 @@ fn e10_e13_query_splitting_decoding_repetition() {
         400,
         r#"error: invalid country "us=jp": use two-letter ISO 3166-1 codes or "global""#,
     );
-    let r = edge.get(&format!(
-        "/metalink?repo=fedora-40&arch=x86_64&country=us=jp"
-    ));
+    let r = edge.get("/metalink?repo=fedora-40&arch=x86_64&country=us=jp");
     rep.failure_v3(
         "E10",
         "/metalink … country=us=jp",
@@ -984,7 +982,7 @@ fn e10_e13_query_splitting_decoding_repetition() {
         TEXT,
         Some(&se_body),
     );
-    let t = format!("/mirrorlist?repo&arch=x86_64");
+    let t = "/mirrorlist?repo&arch=x86_64".to_string();
     rep.plain("E10", edge, &t, 400, PRESENCE);
 
     // E11: percent-decoding of names and values, either case; `+` stays `+`.
@@ -1334,7 +1332,7 @@ fn e14_e18_validation() {
         "b".repeat(32)
     ));
     rep.resp("E17", "arch of 32 characters", &r, 404, TEXT, None);
-    let r = edge.get(&format!("/metalink?repo=fedora-40&arch=x86/64"));
+    let r = edge.get("/metalink?repo=fedora-40&arch=x86/64");
     rep.failure_v3(
         "E17",
         "/metalink?arch=x86/64",
@@ -1864,6 +1862,7 @@ fn e27_x_forwarded_for() {
         serde_json::from_slice::<Value>(&r.body)
             .unwrap_or_else(|_| json!({"status": r.status, "body": r.text()}))
     };
+    #[allow(clippy::type_complexity)] // a table: headers, request, expected status, expected text
     let cases: &[(&[(&str, &str)], &str, &str, &str)] = &[
         // headers, client.address, client.source, x_forwarded_for event
         (
@@ -2241,7 +2240,7 @@ fn e28_ip_parameter() {
             &format!(r#"error: invalid ip "{shown}""#),
         );
     }
-    let r = edge.get(&format!("/metalink?repo=fedora-40&arch=x86_64&ip=banana"));
+    let r = edge.get("/metalink?repo=fedora-40&arch=x86_64&ip=banana");
     rep.failure_v3(
         "E28",
         "/metalink … ip=banana",
