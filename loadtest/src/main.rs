@@ -1,0 +1,336 @@
+//! `mirrorfleet-loadtest`: Fedora-scale dataset generator, HTTP load generator
+//! and edge benchmark (docs/benchmarks.md).
+//!
+//! It depends on `mirrorfleet-snapshot` only: the edge is driven as a process,
+//! over HTTP, as in production.
+
+mod generate;
+mod load;
+mod measure;
+mod mix;
+mod plan;
+mod rng;
+mod util;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use mirrorfleet_snapshot::Snapshot;
+use sha2::{Digest, Sha256};
+
+use crate::util::{mib, parse_duration};
+
+/// Fedora-scale dataset generator, HTTP load generator and edge benchmark.
+#[derive(Parser, Debug)]
+#[command(name = "mirrorfleet-loadtest", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Generate a deterministic Fedora-scale snapshot file (and its GeoIP file).
+    Generate(GenerateArgs),
+    /// Send HTTP/1.1 keep-alive load to an edge and report rate, latency and statuses.
+    Run(RunArgs),
+    /// Start an edge on a snapshot, load it, and report load time, memory and CPU per request.
+    Measure(MeasureArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct GenerateArgs {
+    /// Snapshot file to write.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Dataset seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Exported hosts.
+    #[arg(long, default_value_t = 700)]
+    hosts: usize,
+    /// Of which private.
+    #[arg(long, default_value_t = 300)]
+    private: usize,
+    /// Exported directories.
+    #[arg(long, default_value_t = 30_000)]
+    directories: usize,
+    /// prefix→ASN entries (90 % IPv4, 10 % IPv6).
+    #[arg(long, default_value_t = 1_000_000)]
+    asn_prefixes: usize,
+    /// (host, prefix) netblock pairs.
+    #[arg(long, default_value_t = 60_000)]
+    netblocks: usize,
+    /// Snapshot version.
+    #[arg(long, default_value_t = 1)]
+    snapshot_version: u64,
+    /// Creation time, Unix seconds [default: 2026-01-01T00:00:00Z, for reproducible bytes].
+    #[arg(long, default_value_t = 1_767_225_600)]
+    created_at: i64,
+    /// Where to write the matching GeoIP (MaxMind Country) file [default: <out>.geoip.mmdb].
+    #[arg(long, value_name = "FILE")]
+    geoip_out: Option<PathBuf>,
+    /// Do not write a GeoIP file.
+    #[arg(long, conflicts_with = "geoip_out")]
+    no_geoip: bool,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["requests_file", "mix"])))]
+struct RunArgs {
+    /// The edge, http://HOST:PORT.
+    #[arg(long, value_name = "URL")]
+    target: String,
+    /// How long to send load.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Stop after this many requests (all connections together).
+    #[arg(long, value_name = "N")]
+    requests: Option<u64>,
+    /// Concurrent keep-alive connections, one request in flight each.
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// Request targets, one per line (`/metalink?repo=…&arch=…&ip=…`), cycled.
+    #[arg(long, value_name = "FILE")]
+    requests_file: Option<PathBuf>,
+    /// A built-in mix built from --snapshot: realistic, full-metalink, first-dir, last-dir.
+    #[arg(long, value_name = "NAME", requires = "snapshot")]
+    mix: Option<String>,
+    /// The snapshot the edge serves (for --mix).
+    #[arg(long, value_name = "FILE")]
+    snapshot: Option<PathBuf>,
+    /// Distinct targets in a built-in mix.
+    #[arg(long, default_value_t = 50_000)]
+    mix_size: usize,
+    /// Seed of the mix.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write the targets used to this file (a --requests-file for later runs).
+    #[arg(long, value_name = "FILE")]
+    write_requests: Option<PathBuf>,
+    /// Client runtime threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
+#[derive(clap::Args, Debug)]
+struct MeasureArgs {
+    /// The edge binary (build it with --profile bench-release).
+    #[arg(long, value_name = "PATH")]
+    edge_bin: PathBuf,
+    /// Snapshot file from `generate`.
+    #[arg(long, value_name = "FILE")]
+    snapshot: PathBuf,
+    /// GeoIP file [default: <snapshot>.geoip.mmdb when present].
+    #[arg(long, value_name = "FILE")]
+    geoip: Option<PathBuf>,
+    /// Length of each measured phase.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Connections of the CPU phases (1 or 2; 1 = one request at a time).
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// Seed of the request mixes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Also count the edge's user-space instructions per request with `perf stat`.
+    #[arg(long)]
+    perf: bool,
+    /// Write the figures as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Client runtime threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Generate(a) => generate(a),
+        Command::Run(a) => run(a),
+        Command::Measure(a) => measure(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mirrorfleet-loadtest: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()?)
+}
+
+fn generate(a: GenerateArgs) -> anyhow::Result<()> {
+    let params = generate::Params {
+        seed: a.seed,
+        hosts: a.hosts,
+        private: a.private,
+        directories: a.directories,
+        asn_prefixes: a.asn_prefixes,
+        netblocks: a.netblocks,
+        version: a.snapshot_version,
+        created_at: a.created_at,
+    };
+    let t0 = Instant::now();
+    let plan = plan::Plan::new();
+    let mut progress = |line: &str| eprintln!("[{:>6.2} s] {line}", t0.elapsed().as_secs_f64());
+    let (mut data, summary) = generate::generate(&params, &plan, &mut progress)?;
+    let geoip_path = (!a.no_geoip).then(|| {
+        a.geoip_out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("{}.geoip.mmdb", a.out.display())))
+    });
+    if let Some(path) = &geoip_path {
+        progress(&format!("GeoIP file {} …", path.display()));
+        let size = plan.write_geoip(path)?;
+        let bytes = std::fs::read(path)?;
+        data.inputs.geoip_sha256 = Some(
+            Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        );
+        progress(&format!("GeoIP file written: {}", mib(size)));
+    }
+    let generated = t0.elapsed();
+    progress("building the snapshot (mirrorfleet_snapshot::build, includes its own validation) …");
+    let b0 = Instant::now();
+    let bytes = mirrorfleet_snapshot::build(&data).context("the snapshot does not build")?;
+    let build_time = b0.elapsed();
+    drop(data);
+    std::fs::write(&a.out, &bytes).with_context(|| format!("cannot write {}", a.out.display()))?;
+    progress("reading it back (Snapshot::read_file: hash, bytecheck, validation) …");
+    let r0 = Instant::now();
+    let snap = Snapshot::read_file(&a.out).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let read_time = r0.elapsed();
+    let c = &snap.payload().counts;
+    let hosts = &snap.payload().hosts;
+    let mut countries: Vec<[u8; 2]> = hosts.iter().map(|h| h.country).collect();
+    countries.sort_unstable();
+    countries.dedup();
+    let file_sha256 = snap.file_sha256_hex();
+    println!(
+        "wrote {} ({} = {} bytes), sha256 {file_sha256}",
+        a.out.display(),
+        mib(bytes.len() as u64),
+        bytes.len()
+    );
+    if let Some(p) = &geoip_path {
+        println!("wrote {}", p.display());
+    }
+    println!(
+        "seed {}  version {}  created_at {}",
+        a.seed, a.snapshot_version, a.created_at
+    );
+    println!(
+        "hosts {} (public {}, private {}) in {} countries",
+        c.hosts.to_native(),
+        c.public_hosts.to_native(),
+        c.hosts.to_native() - c.public_hosts.to_native(),
+        countries.len()
+    );
+    println!(
+        "directories {} (of {} laid out, {} archived releases)  carried pairs {}  distinct carrier groups {}",
+        c.directories.to_native(),
+        summary.directories_available,
+        summary.archived_releases,
+        c.carried_pairs.to_native(),
+        summary.carrier_groups
+    );
+    println!(
+        "repo map entries {}  file-detail rows {}",
+        c.repo_map_entries.to_native(),
+        c.file_details.to_native()
+    );
+    println!(
+        "netblock pairs {}  ASN map entries {}",
+        c.netblocks.to_native(),
+        c.asn_map_entries.to_native()
+    );
+    println!(
+        "prefix→ASN entries {} (IPv4 {}, IPv6 {})",
+        c.prefix_asn_entries.to_native(),
+        summary.asn_v4,
+        summary.asn_v6
+    );
+    println!(
+        "time: generate {:.2} s, build {:.2} s, read back {:.2} s, total {:.2} s",
+        generated.as_secs_f64(),
+        build_time.as_secs_f64(),
+        read_time.as_secs_f64(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn run(a: RunArgs) -> anyhow::Result<()> {
+    let addr = util::parse_target(&a.target)?;
+    let targets = match (&a.requests_file, &a.mix) {
+        (Some(f), _) => mix::read_requests_file(f)?,
+        (None, Some(name)) => {
+            let path = a.snapshot.as_ref().context("--mix needs --snapshot")?;
+            eprintln!("reading {} …", path.display());
+            let snap = Snapshot::read_file(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            mix::build(name, &snap, &plan::Plan::new(), a.seed, a.mix_size)?
+        }
+        (None, None) => unreachable!("clap requires a source"),
+    };
+    if let Some(path) = &a.write_requests {
+        let mut text = String::from("# mirrorfleet-loadtest request targets\n");
+        for t in &targets {
+            text.push_str(t);
+            text.push('\n');
+        }
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    eprintln!(
+        "{} distinct targets → {addr}, {} connection(s), {:.1} s{}",
+        targets.len(),
+        a.concurrency,
+        a.duration.as_secs_f64(),
+        a.requests
+            .map(|n| format!(", at most {n} requests"))
+            .unwrap_or_default()
+    );
+    let rt = runtime(a.threads)?;
+    let result = rt.block_on(load::run(load::LoadSpec {
+        addr,
+        duration: a.duration,
+        max_requests: a.requests,
+        concurrency: a.concurrency.max(1),
+        targets: Arc::new(targets),
+        progress: Some("run".into()),
+    }));
+    println!("{}", result.summary());
+    anyhow::ensure!(
+        result.requests > 0,
+        "no request completed (errors: {})",
+        result.errors
+    );
+    Ok(())
+}
+
+fn measure(a: MeasureArgs) -> anyhow::Result<()> {
+    let rt = runtime(a.threads)?;
+    rt.block_on(measure::measure(measure::Args {
+        edge_bin: a.edge_bin,
+        snapshot: a.snapshot,
+        geoip: a.geoip,
+        duration: a.duration,
+        concurrency: a.concurrency,
+        seed: a.seed,
+        perf: a.perf,
+        json: a.json,
+    }))
+}
