@@ -153,18 +153,7 @@ pub fn answer(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, output: &'static str) 
     edge.metrics.answer(Output::Explain);
     let mut text = serde_json::to_vec_pretty(&body).unwrap_or_default();
     text.push(b'\n');
-    let mut a = Answer {
-        status: hyper::StatusCode::OK,
-        content_type: ctype::JSON,
-        body: text,
-        vary_accept: false,
-        retry_after: None,
-        allow: false,
-        location: None,
-        snapshot_version: None,
-        now: t,
-        endpoint: plain.endpoint,
-    };
+    let mut a = Answer::new(hyper::StatusCode::OK, ctype::JSON, text, plain.endpoint, t);
     a.snapshot_version = Some(snap.version());
     a
 }

@@ -347,18 +347,15 @@ fn internal_error(parts: &hyper::http::request::Parts) -> Answer {
             },
         )
     };
-    Answer {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
+    let mut a = Answer::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
         content_type,
         body,
-        vary_accept: path.ends_with("/metalink"),
-        retry_after: None,
-        allow: false,
-        location: None,
-        snapshot_version: None,
-        now,
         endpoint,
-    }
+        now,
+    );
+    a.vary_accept = path.ends_with("/metalink");
+    a
 }
 
 /// Builds the HTTP response with the E66 headers.

@@ -61,15 +61,17 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn text(
+    /// An answer with the given type and body and no optional headers.
+    pub fn new(
         status: StatusCode,
+        content_type: &'static str,
         body: impl Into<Vec<u8>>,
         endpoint: MetricEndpoint,
         now: i64,
     ) -> Answer {
         Answer {
             status,
-            content_type: ctype::TEXT,
+            content_type,
             body: body.into(),
             vary_accept: false,
             retry_after: None,
@@ -79,6 +81,16 @@ impl Answer {
             now,
             endpoint,
         }
+    }
+
+    /// A `text/plain` answer.
+    pub fn text(
+        status: StatusCode,
+        body: impl Into<Vec<u8>>,
+        endpoint: MetricEndpoint,
+        now: i64,
+    ) -> Answer {
+        Answer::new(status, ctype::TEXT, body, endpoint, now)
     }
 }
 
@@ -213,9 +225,7 @@ fn typed(status: StatusCode, format: Format, body: Vec<u8>, kind: Endpoint, t: i
         Endpoint::Metalink => MetricEndpoint::Metalink,
         Endpoint::Mirrorlist => MetricEndpoint::Mirrorlist,
     };
-    let mut a = Answer::text(status, body, endpoint, t);
-    a.content_type = format.content_type();
-    a
+    Answer::new(status, format.content_type(), body, endpoint, t)
 }
 
 /// A message answer in the output's format (E61, E64).

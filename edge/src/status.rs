@@ -23,18 +23,7 @@ fn rfc3339(unix: i64) -> String {
 }
 
 fn plain(status: StatusCode, body: String, endpoint: Endpoint, now: i64) -> Answer {
-    Answer {
-        status,
-        content_type: ctype::TEXT,
-        body: body.into_bytes(),
-        vary_accept: false,
-        retry_after: None,
-        allow: false,
-        location: None,
-        snapshot_version: None,
-        now,
-        endpoint,
-    }
+    Answer::text(status, body, endpoint, now)
 }
 
 /// Answers an operational endpoint.
@@ -67,9 +56,13 @@ pub fn operational(
                 .iter()
                 .any(|n| n.contains(requester))
             {
-                let mut a = plain(StatusCode::OK, edge.metrics.encode(), endpoint, now);
-                a.content_type = ctype::METRICS;
-                a
+                Answer::new(
+                    StatusCode::OK,
+                    ctype::METRICS,
+                    edge.metrics.encode(),
+                    endpoint,
+                    now,
+                )
             } else {
                 plain(
                     StatusCode::FORBIDDEN,
@@ -165,10 +158,7 @@ fn snapshot_status(edge: &Edge, loaded: Option<&Loaded>, now: i64) -> Answer {
     };
     let mut text = serde_json::to_vec_pretty(&body).unwrap_or_default();
     text.push(b'\n');
-    let mut a = plain(status, String::new(), Endpoint::Snapshot, now);
-    a.body = text;
-    a.content_type = ctype::JSON;
-    a
+    Answer::new(status, ctype::JSON, text, Endpoint::Snapshot, now)
 }
 
 /// The `snapshot` object of `/snapshot` (E78), also used in docs/explain.md.
