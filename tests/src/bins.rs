@@ -1,18 +1,15 @@
 //! The workspace's binaries: locating (and building once) `mirrorfleet` and `mirrorfleet-edge`,
 //! building snapshots, running an edge.
 
-use std::fs::{self, File};
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use std::os::unix::process::CommandExt;
-
-use crate::http::{HttpResponse, http_get};
-use crate::tools::{CmdOutput, kill_group, run_with_timeout};
+use crate::process::{EdgeChild, start_on_free_port};
+use crate::tools::{CmdOutput, run_with_timeout};
 
 /// `SOURCE_DATE_EPOCH` given to `mirrorfleet snapshot build` (the snapshot's `created_at`).
 pub const FIXTURE_EPOCH: u64 = 1_713_200_000;
@@ -148,7 +145,7 @@ pub fn build_snapshot(inventory: &Path, out: &Path, extra: &[&str]) -> CmdOutput
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; a small race is accepted, and
-/// [`EdgeProcess`] retries when it loses it).
+/// [`start_on_free_port`] retries when an edge loses it).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -157,12 +154,9 @@ pub fn free_port() -> u16 {
 }
 
 /// A running `mirrorfleet-edge --snapshot FILE --listen 127.0.0.1:PORT`, ready (GET `/readyz`
-/// answered 200). Killed on drop.
-pub struct EdgeProcess {
-    child: Child,
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-}
+/// answered 200). Killed on drop. Everything else ([`EdgeChild::get`], [`EdgeChild::logs`],
+/// [`Listening::url`](crate::Listening::url), …) is the [`EdgeChild`]'s.
+pub struct EdgeProcess(EdgeChild);
 
 /// How long an edge may take to answer `/readyz` with 200.
 pub const EDGE_READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -177,100 +171,31 @@ impl EdgeProcess {
     /// As [`EdgeProcess::start`], with extra flags (e.g. `["--geoip", FILE]`, `["--config",
     /// FILE]`).
     pub fn start_with(snapshot: &Path, extra: &[&str]) -> EdgeProcess {
-        let bin = binary_path("mirrorfleet-edge");
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        start_on_free_port("/readyz", EDGE_READY_TIMEOUT, |addr| {
             let dir = tempfile::tempdir().expect("temp dir");
-            let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
             let mut cmd = binary_command("mirrorfleet-edge", dir.path());
-            debug_assert_eq!(Path::new(cmd.get_program()), bin.as_path());
             cmd.arg("--snapshot")
                 .arg(snapshot)
                 .arg("--listen")
                 .arg(addr.to_string())
-                .args(extra)
-                .stdin(Stdio::null())
-                .stdout(File::create(dir.path().join("stdout.log")).unwrap())
-                .stderr(File::create(dir.path().join("stderr.log")).unwrap())
-                .process_group(0);
-            let child = cmd
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-            let mut edge = EdgeProcess { child, addr, dir };
-            match edge.wait_ready(EDGE_READY_TIMEOUT) {
-                Ok(()) => return edge,
-                Err(msg) => {
-                    let logs = edge.logs();
-                    let lost_port = logs.contains("in use") || logs.contains("AddrInUse");
-                    drop(edge);
-                    if lost_port && attempt < 3 {
-                        continue;
-                    }
-                    panic!(
-                        "mirrorfleet-edge --snapshot {} --listen {addr} {}: {msg}\n{logs}",
-                        snapshot.display(),
-                        extra.join(" ")
-                    );
-                }
-            }
-        }
-    }
-
-    fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("exited before it was ready ({status})"));
-            }
-            let last = match http_get(self.addr, "/readyz", Duration::from_secs(2)) {
-                Ok(r) if r.status == 200 => return Ok(()),
-                Ok(r) => format!("/readyz answered {}: {}", r.status, r.text().trim()),
-                Err(e) => format!("/readyz: {e}"),
-            };
-            if Instant::now() >= deadline {
-                return Err(format!("not ready after {timeout:?} (last: {last})"));
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
-    /// `http://127.0.0.1:PORT` (no trailing slash).
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// GET `target` (path and query) from the edge, 10 s timeout; panics on a transport error.
-    pub fn get(&self, target: &str) -> HttpResponse {
-        http_get(self.addr, target, Duration::from_secs(10))
-            .unwrap_or_else(|e| panic!("GET {target} from the edge: {e}\n{}", self.logs()))
-    }
-
-    /// The edge's stdout and stderr so far.
-    pub fn logs(&self) -> String {
-        let read = |f: &str| fs::read_to_string(self.dir.path().join(f)).unwrap_or_default();
-        format!(
-            "--- edge stdout ---\n{}\n--- edge stderr ---\n{}",
-            read("stdout.log").trim_end(),
-            read("stderr.log").trim_end()
-        )
+                .args(extra);
+            EdgeProcess(EdgeChild::spawn(cmd, dir, addr))
+        })
+        .unwrap_or_else(|f| {
+            panic!(
+                "mirrorfleet-edge --snapshot {} --listen {} {}: {f}",
+                snapshot.display(),
+                f.addr,
+                extra.join(" ")
+            )
+        })
     }
 }
 
-impl Drop for EdgeProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            kill_group(self.child.id());
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
+impl Deref for EdgeProcess {
+    type Target = EdgeChild;
+
+    fn deref(&self) -> &EdgeChild {
+        &self.0
     }
 }

@@ -3,7 +3,7 @@
 //! - [`RawEdge`]: an edge process under the test's full control (any flags and configuration,
 //!   no snapshot needed to start, its pid for signals, its exit status).
 //! - [`raw_exchange`], [`request`]: HTTP/1.1 requests with arbitrary headers and raw bytes,
-//!   every exchange bounded by a timeout.
+//!   every exchange bounded by a timeout (the parsing is [`crate::http`]'s).
 //! - [`metric`], [`metric_or_zero`]: one sample of the edge's Prometheus text.
 //! - [`order_ref`]: an independent implementation of the §9 ordering (SplitMix64, Fisher–Yates,
 //!   weighted sampling), checked against the spec's vectors.
@@ -14,20 +14,19 @@
 //! Everything else (inventory, GeoIP and configuration variants, requests, metrics) is in
 //! [`crate::fixture`].
 
-use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::fs;
+use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
-
-use std::os::unix::process::CommandExt;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::bins::{binary_command, free_port};
-use crate::http::HttpResponse;
+use crate::bins::binary_command;
+use crate::http::{HttpResponse, Listening};
+pub use crate::http::{parse_response, raw_exchange, read_response_bytes, request};
+use crate::process::{EdgeChild, start_on_free_port};
 
 // ---------------------------------------------------------------------------------------------
 // An edge process under full control
@@ -36,13 +35,9 @@ use crate::http::HttpResponse;
 /// A `mirrorfleet-edge` started with the given arguments (plus `--listen 127.0.0.1:PORT` unless
 /// the arguments name one), in its own temporary working directory, with its output in files.
 /// Unlike [`crate::EdgeProcess`] it does not need a snapshot to be "up": [`RawEdge::start`]
-/// waits for `/healthz` only. Killed (SIGKILL to its process group) on drop.
-pub struct RawEdge {
-    child: Child,
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-    status: Option<ExitStatus>,
-}
+/// waits for `/healthz` only. Killed (SIGKILL to its process group) on drop. Its pid, signals,
+/// exit status, logs, `get` and `metrics` are the [`EdgeChild`]'s.
+pub struct RawEdge(EdgeChild);
 
 /// How long an edge may take to listen.
 pub const LISTEN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -53,30 +48,14 @@ impl RawEdge {
     /// passed with `--config`. Panics (with the edge's output) when it exits or does not listen
     /// within [`LISTEN_TIMEOUT`].
     pub fn start(args: &[&str], config: Option<&str>) -> RawEdge {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-            let mut edge = Self::spawn(args, config, Some(addr));
-            match edge.wait_listening(LISTEN_TIMEOUT) {
-                Ok(()) => return edge,
-                Err(msg) => {
-                    let logs = edge.logs();
-                    let lost_port = logs.contains("in use") || logs.contains("AddrInUse");
-                    drop(edge);
-                    if lost_port && attempt < 3 {
-                        continue;
-                    }
-                    panic!(
-                        "mirrorfleet-edge {} on {addr}: {msg}\n{logs}",
-                        args.join(" ")
-                    );
-                }
-            }
-        }
+        start_on_free_port("/healthz", LISTEN_TIMEOUT, |addr| {
+            Self::spawn(args, config, Some(addr))
+        })
+        .unwrap_or_else(|f| panic!("mirrorfleet-edge {} on {}: {f}", args.join(" "), f.addr))
     }
 
-    /// Spawns the edge without waiting for anything. With `listen`, `--listen ADDR` is added.
+    /// Spawns the edge without waiting for anything. With `listen`, `--listen ADDR` is added
+    /// (without, its address is taken to be the default 127.0.0.1:8081).
     pub fn spawn(args: &[&str], config: Option<&str>, listen: Option<SocketAddr>) -> RawEdge {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut cmd = binary_command("mirrorfleet-edge", dir.path());
@@ -89,140 +68,32 @@ impl RawEdge {
         if let Some(a) = listen {
             cmd.arg("--listen").arg(a.to_string());
         }
-        cmd.stdin(Stdio::null())
-            .stdout(File::create(dir.path().join("stdout.log")).unwrap())
-            .stderr(File::create(dir.path().join("stderr.log")).unwrap())
-            .process_group(0);
-        let child = cmd.spawn().expect("spawn mirrorfleet-edge");
         let addr = listen.unwrap_or_else(|| "127.0.0.1:8081".parse().unwrap());
-        RawEdge {
-            child,
-            addr,
-            dir,
-            status: None,
-        }
+        RawEdge(EdgeChild::spawn(cmd, dir, addr))
     }
 
     /// Waits until `/healthz` answers 200 (the edge listens).
-    pub fn wait_listening(&mut self, timeout: Duration) -> Result<(), String> {
+    pub fn wait_listening(&self, timeout: Duration) -> Result<(), String> {
         self.wait_for("/healthz", timeout)
     }
 
     /// Waits until `/readyz` answers 200 (a snapshot is loaded).
-    pub fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
+    pub fn wait_ready(&self, timeout: Duration) -> Result<(), String> {
         self.wait_for("/readyz", timeout)
-    }
-
-    fn wait_for(&mut self, target: &str, timeout: Duration) -> Result<(), String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.try_status() {
-                return Err(format!("exited ({status})"));
-            }
-            let last = match request(self.addr, "GET", target, &[], Duration::from_secs(2)) {
-                Ok(r) if r.status == 200 => return Ok(()),
-                Ok(r) => format!("{target} answered {}: {}", r.status, r.text().trim()),
-                Err(e) => format!("{target}: {e}"),
-            };
-            if Instant::now() >= deadline {
-                return Err(format!("{target} not 200 after {timeout:?} (last: {last})"));
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The listen address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The working directory (holds `edge.toml`, `stdout.log`, `stderr.log`).
-    pub fn cwd(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Sends `signal` (e.g. `libc::SIGTERM`) to the edge process.
-    pub fn signal(&self, signal: i32) {
-        let pid = i32::try_from(self.child.id()).expect("pid fits i32");
-        // SAFETY: kill(2) with a pid this test spawned and has not reaped.
-        let rc = unsafe { libc::kill(pid, signal) };
-        assert_eq!(
-            rc,
-            0,
-            "kill({pid}, {signal}): {}",
-            io::Error::last_os_error()
-        );
-    }
-
-    /// The exit status, if the process has exited (reaped once, then remembered).
-    pub fn try_status(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none()
-            && let Ok(Some(s)) = self.child.try_wait()
-        {
-            self.status = Some(s);
-        }
-        self.status
-    }
-
-    /// Waits up to `timeout` for the process to exit.
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(s) = self.try_status() {
-                return Some(s);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// GET `target`, 10 s timeout; panics on a transport error.
-    pub fn get(&self, target: &str) -> HttpResponse {
-        self.get_with(target, &[])
     }
 
     /// GET `target` with extra header fields; panics on a transport error.
     pub fn get_with(&self, target: &str, headers: &[(&str, &[u8])]) -> HttpResponse {
-        request(self.addr, "GET", target, headers, Duration::from_secs(10))
+        request(self.addr(), "GET", target, headers, Duration::from_secs(10))
             .unwrap_or_else(|e| panic!("GET {target}: {e}\n{}", self.logs()))
-    }
-
-    /// The current `/metrics` text (asserts 200).
-    pub fn metrics(&self) -> String {
-        let r = self.get("/metrics");
-        assert_eq!(r.status, 200, "/metrics: {}", r.text());
-        r.text()
-    }
-
-    /// The edge's stdout and stderr so far.
-    pub fn logs(&self) -> String {
-        let read = |f: &str| fs::read_to_string(self.dir.path().join(f)).unwrap_or_default();
-        format!(
-            "--- edge stdout ---\n{}\n--- edge stderr ---\n{}",
-            read("stdout.log").trim_end(),
-            read("stderr.log").trim_end()
-        )
     }
 }
 
-impl Drop for RawEdge {
-    fn drop(&mut self) {
-        if self.try_status().is_none() {
-            let pgid = self.child.id() as i32;
-            // SAFETY: SIGKILL to the process group this test created for the edge.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
+impl Deref for RawEdge {
+    type Target = EdgeChild;
+
+    fn deref(&self) -> &EdgeChild {
+        &self.0
     }
 }
 
@@ -230,157 +101,16 @@ impl Drop for RawEdge {
 // HTTP with arbitrary headers
 // ---------------------------------------------------------------------------------------------
 
-/// Writes `bytes` on a new connection to `addr`, then reads until the peer closes, a complete
-/// response (by `Content-Length`) has arrived, or `timeout` passes. Returns what was read and
-/// whether the peer closed (EOF or reset) before the timeout.
-pub fn raw_exchange(addr: SocketAddr, bytes: &[u8], timeout: Duration) -> io::Result<Vec<u8>> {
-    let deadline = Instant::now() + timeout;
-    let mut s = TcpStream::connect_timeout(&addr, timeout)?;
-    s.set_write_timeout(Some(timeout))?;
-    s.write_all(bytes)?;
-    s.flush()?;
-    read_response_bytes(&mut s, deadline, false)
-}
-
-/// Reads one response from `s` (until complete by `Content-Length`, EOF, or the deadline).
-pub fn read_response_bytes(
-    s: &mut TcpStream,
-    deadline: Instant,
-    head: bool,
-) -> io::Result<Vec<u8>> {
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        if let Some(n) = complete_len(&raw, head) {
-            raw.truncate(n);
-            return Ok(raw);
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "HTTP exchange timed out",
-            ));
-        }
-        s.set_read_timeout(Some(left))?;
-        match s.read(&mut buf) {
-            Ok(0) => return Ok(raw),
-            Ok(n) => raw.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// A request with extra header fields (values as raw bytes), `Connection: close`. The whole
-/// exchange must finish within `timeout`; an incomplete response is an error.
-pub fn request(
-    addr: SocketAddr,
-    method: &str,
-    target: &str,
-    headers: &[(&str, &[u8])],
-    timeout: Duration,
-) -> io::Result<HttpResponse> {
-    let raw = raw_exchange(addr, &request_bytes(addr, method, target, headers), timeout)?;
-    parse_response(&raw, method == "HEAD")
-}
-
-/// The bytes of a request: `METHOD TARGET HTTP/1.1`, `Host`, `User-Agent`, the given fields
-/// (an `Accept: */*` unless one is given), `Connection: close`.
+/// The bytes of a bodiless request: `METHOD TARGET HTTP/1.1`, `Host`, `User-Agent`, `Accept:
+/// */*` and `Connection: close` unless given, then the given fields
+/// ([`crate::http::request_bytes`]).
 pub fn request_bytes(
     addr: SocketAddr,
     method: &str,
     target: &str,
     headers: &[(&str, &[u8])],
 ) -> Vec<u8> {
-    let mut out =
-        format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: mirrorfleet-tests\r\n")
-            .into_bytes();
-    if !headers
-        .iter()
-        .any(|(n, _)| n.eq_ignore_ascii_case("accept"))
-    {
-        out.extend_from_slice(b"Accept: */*\r\n");
-    }
-    for (n, v) in headers {
-        out.extend_from_slice(n.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(v);
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"Connection: close\r\n\r\n");
-    out
-}
-
-fn header_end(raw: &[u8]) -> Option<usize> {
-    raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
-}
-
-fn complete_len(raw: &[u8], head: bool) -> Option<usize> {
-    let end = header_end(raw)?;
-    if head {
-        return Some(end);
-    }
-    let head_text = String::from_utf8_lossy(&raw[..end]);
-    let status: u16 = head_text.split_whitespace().nth(1)?.parse().ok()?;
-    if status == 204 || status == 304 || (100..200).contains(&status) {
-        return Some(end);
-    }
-    let cl = head_text.lines().find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim()
-            .eq_ignore_ascii_case("content-length")
-            .then(|| v.trim().parse::<usize>().ok())?
-    })?;
-    (raw.len() >= end + cl).then_some(end + cl)
-}
-
-/// Parses a complete HTTP/1.x response. An incomplete head, or a body shorter than its
-/// `Content-Length`, is an error (a dropped answer).
-pub fn parse_response(raw: &[u8], head: bool) -> io::Result<HttpResponse> {
-    let bad = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
-    let end = header_end(raw).ok_or_else(|| {
-        bad(format!(
-            "incomplete HTTP response head ({} bytes: {:?})",
-            raw.len(),
-            String::from_utf8_lossy(&raw[..raw.len().min(200)])
-        ))
-    })?;
-    let head_text = std::str::from_utf8(&raw[..end]).map_err(|_| bad("non-UTF-8 head".into()))?;
-    let mut lines = head_text.split("\r\n");
-    let status_line = lines.next().unwrap_or("");
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad(format!("bad status line {status_line:?}")))?;
-    let headers: Vec<(String, String)> = lines
-        .filter(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let body = if head {
-        Vec::new()
-    } else {
-        raw[end..].to_vec()
-    };
-    let resp = HttpResponse {
-        status,
-        headers,
-        body,
-    };
-    if !head
-        && let Some(cl) = resp
-            .header("content-length")
-            .and_then(|v| v.parse::<usize>().ok())
-        && resp.body.len() != cl
-    {
-        return Err(bad(format!(
-            "body of {} bytes, Content-Length {cl} (answer cut short)",
-            resp.body.len()
-        )));
-    }
-    Ok(resp)
+    crate::http::request_bytes(addr, method, target, headers, None)
 }
 
 // ---------------------------------------------------------------------------------------------

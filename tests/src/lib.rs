@@ -5,9 +5,10 @@
 //! - [`build_rpm`], [`make_repo`], [`repomd_details`]: a tiny RPM, a yum repository, and what a
 //!   metalink says about its repomd.xml.
 //! - [`binary_path`], [`build_snapshot`], [`EdgeProcess`]: the workspace's `mirrorfleet` and
-//!   `mirrorfleet-edge`.
+//!   `mirrorfleet-edge`; [`process`]: the one way an edge is started and waited for.
 //! - [`DnfRoot`]: the real dnf in an isolated installroot.
-//! - [`http_get`]: a small blocking HTTP client.
+//! - [`http_get`]: a small blocking HTTP client, and the one HTTP/1.x response parser;
+//!   [`Listening`]: the address and URL of an edge or a mirror.
 //!
 //! Every wait is bounded: child processes run under [`run_with_timeout`], the edge must be ready
 //! within [`EDGE_READY_TIMEOUT`], HTTP exchanges take a timeout.
@@ -18,6 +19,7 @@ pub mod dnf;
 pub mod fixture;
 pub mod fixture_extra;
 pub mod http;
+pub mod process;
 pub mod repo;
 pub mod server;
 pub mod tools;
@@ -27,7 +29,8 @@ pub use bins::{
     free_port, profile_dir, workspace_root,
 };
 pub use dnf::{DNF_TIMEOUT, DnfRoot};
-pub use http::{HttpResponse, http_get, http_request};
+pub use http::{HttpResponse, Listening, http_get, http_request};
+pub use process::EdgeChild;
 pub use repo::{
     HELLO_NAME, RepomdDetails, build_rpm, build_rpm_with, copy_tree, make_repo, make_repo_with,
     repomd_details, repomd_locations,

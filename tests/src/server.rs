@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use crate::http::Listening;
+
 /// One request as the server saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServedRequest {
@@ -33,7 +35,8 @@ struct Shared {
     next_id: AtomicU64,
 }
 
-/// A static file server over `root` on `127.0.0.1:<ephemeral port>`.
+/// A static file server over `root` on `127.0.0.1:<ephemeral port>` (its address and URL:
+/// [`Listening`]).
 pub struct StaticServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
@@ -64,19 +67,6 @@ impl StaticServer {
         })
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
-    /// `http://127.0.0.1:PORT` (no trailing slash).
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
     /// The served directory.
     pub fn root(&self) -> &Path {
         &self.shared.root
@@ -104,6 +94,12 @@ impl StaticServer {
     /// Forgets the requests recorded so far.
     pub fn clear_requests(&self) {
         self.shared.log.lock().unwrap().clear();
+    }
+}
+
+impl Listening for StaticServer {
+    fn addr(&self) -> SocketAddr {
+        self.addr
     }
 }
 

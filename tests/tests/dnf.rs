@@ -24,9 +24,9 @@ use std::thread;
 use std::time::Duration;
 
 use mirrorfleet_tests::{
-    DNF_TIMEOUT, DnfRoot, EdgeProcess, HELLO_NAME, RepomdDetails, StaticServer, build_rpm,
-    build_rpm_with, build_snapshot, copy_tree, make_repo_with, repomd_details, repomd_locations,
-    require_tools,
+    DNF_TIMEOUT, DnfRoot, EdgeProcess, HELLO_NAME, Listening, RepomdDetails, StaticServer,
+    build_rpm, build_rpm_with, build_snapshot, copy_tree, make_repo_with, repomd_details,
+    repomd_locations, require_tools,
 };
 use serde_json::json;
 
@@ -190,6 +190,54 @@ fn inventory(current: &RepomdDetails, hosts: &[Host]) -> serde_json::Value {
     })
 }
 
+/// The three mirrors, one site each: A (SE) and B (US) with bandwidth `good_bandwidth`, up to
+/// date everywhere, and the stale C (DE, bandwidth 10000, netblock 127.0.0.0/8, which holds the
+/// client) marked up to date for `stale_up2date`.
+fn three_hosts<'a>(m: &'a Mirrors, good_bandwidth: u32, stale_up2date: &'a str) -> Vec<Host<'a>> {
+    vec![
+        Host {
+            site: "Mirror A",
+            name: "a.mirror.test",
+            country: "SE",
+            bandwidth: good_bandwidth,
+            netblocks: vec![],
+            server: &m.good[0],
+            up2date: vec!["**"],
+        },
+        Host {
+            site: "Mirror B",
+            name: "b.mirror.test",
+            country: "US",
+            bandwidth: good_bandwidth,
+            netblocks: vec![],
+            server: &m.good[1],
+            up2date: vec!["**"],
+        },
+        Host {
+            site: "Mirror C (stale)",
+            name: "stale.mirror.test",
+            country: "DE",
+            bandwidth: 10000,
+            netblocks: vec!["127.0.0.0/8"],
+            server: &m.stale,
+            up2date: vec![stale_up2date],
+        },
+    ]
+}
+
+/// The three mirrors, and an edge (working in the returned directory) on a snapshot of their
+/// inventory ([`three_hosts`]).
+fn mirrors_behind_edge(
+    good_bandwidth: u32,
+    stale_up2date: &str,
+) -> (Mirrors, EdgeProcess, tempfile::TempDir) {
+    let m = make_mirrors();
+    let work = tempfile::tempdir().unwrap();
+    let inv = inventory(&m.current, &three_hosts(&m, good_bandwidth, stale_up2date));
+    let edge = start_edge(work.path(), &inv);
+    (m, edge, work)
+}
+
 /// Writes the inventory, builds the snapshot and starts an edge on it.
 fn start_edge(dir: &Path, inv: &serde_json::Value) -> EdgeProcess {
     let inv_path = dir.join("inventory.json");
@@ -202,13 +250,32 @@ fn start_edge(dir: &Path, inv: &serde_json::Value) -> EdgeProcess {
     EdgeProcess::start(&snap)
 }
 
+/// GET `target` from the edge; asserts 200 and returns the body.
+fn edge_text(edge: &EdgeProcess, target: &str) -> String {
+    let r = edge.get(target);
+    let body = r.text();
+    assert_eq!(r.status, 200, "{body}\n{}", edge.logs());
+    body
+}
+
+/// `dnf ARGS…`, which must succeed (a failure shows the mirrors' requests and, when given, the
+/// edge's logs).
 #[track_caller]
-fn assert_dnf_ok(out: &mirrorfleet_tests::CmdOutput, what: &str, m: &Mirrors, extra: &str) {
+fn dnf_ok(dnf: &DnfRoot, args: &[&str], what: &str, m: &Mirrors, edge: Option<&EdgeProcess>) {
+    let out = dnf.run(args);
+    let extra = edge.map(|e| e.logs()).unwrap_or_default();
     assert!(
         out.success(),
         "{what} failed (timeout {DNF_TIMEOUT:?}):\n{out}\n\nmirror requests:\n{}\n{extra}",
         m.all_requests()
     );
+}
+
+/// `dnf install mirrorfleet-hello`, which must succeed and install 1.0.
+#[track_caller]
+fn install_hello(dnf: &DnfRoot, what: &str, m: &Mirrors, edge: Option<&EdgeProcess>) {
+    dnf_ok(dnf, &["install", HELLO_NAME], what, m, edge);
+    assert_hello_10_installed(dnf, m);
 }
 
 #[track_caller]
@@ -263,11 +330,8 @@ fn dnf_installs_from_static_mirror_with_baseurl() {
         &format!("baseurl={}/{}/", m.good[0].url(), repo_dir()),
     );
 
-    let out = dnf.run(&["makecache"]);
-    assert_dnf_ok(&out, "dnf makecache", &m, "");
-    let out = dnf.run(&["install", HELLO_NAME]);
-    assert_dnf_ok(&out, "dnf install", &m, "");
-    assert_hello_10_installed(&dnf, &m);
+    dnf_ok(&dnf, &["makecache"], "dnf makecache", &m, None);
+    install_hello(&dnf, "dnf install", &m, None);
 
     let served = m.good[0].served_paths();
     assert!(
@@ -296,47 +360,11 @@ fn dnf_metalink_through_edge_rejects_stale_mirror() {
     if !require_tools(TOOLS) {
         return;
     }
-    let m = make_mirrors();
-    let work = tempfile::tempdir().unwrap();
-    let inv = inventory(
-        &m.current,
-        &[
-            Host {
-                site: "Mirror A",
-                name: "a.mirror.test",
-                country: "SE",
-                bandwidth: 1,
-                netblocks: vec![],
-                server: &m.good[0],
-                up2date: vec!["**"],
-            },
-            Host {
-                site: "Mirror B",
-                name: "b.mirror.test",
-                country: "US",
-                bandwidth: 1,
-                netblocks: vec![],
-                server: &m.good[1],
-                up2date: vec!["**"],
-            },
-            Host {
-                site: "Mirror C (stale)",
-                name: "stale.mirror.test",
-                country: "DE",
-                bandwidth: 10000,
-                netblocks: vec!["127.0.0.0/8"],
-                server: &m.stale,
-                up2date: vec!["**"],
-            },
-        ],
-    );
-    let edge = start_edge(work.path(), &inv);
+    let (m, edge, _work) = mirrors_behind_edge(1, "**");
     let metalink_target = "/metalink?repo=fedora-40&arch=x86_64";
 
     // What the edge tells dnf: the current repomd.xml's hash and all three mirrors.
-    let ml = edge.get(metalink_target);
-    let body = ml.text();
-    assert_eq!(ml.status, 200, "{body}\n{}", edge.logs());
+    let body = edge_text(&edge, metalink_target);
     assert!(
         body.contains(&format!(
             "<hash type=\"sha256\">{}</hash>",
@@ -359,8 +387,13 @@ fn dnf_metalink_through_edge_rejects_stale_mirror() {
     let mut tried_stale = false;
     for attempt in 1..=3 {
         dnf.clear_cache();
-        let out = dnf.run(&["makecache"]);
-        assert_dnf_ok(&out, "dnf makecache (metalink)", &m, &edge.logs());
+        dnf_ok(
+            &dnf,
+            &["makecache"],
+            "dnf makecache (metalink)",
+            &m,
+            Some(&edge),
+        );
         if m.stale.requested_paths().contains(&stale_repomd) {
             tried_stale = true;
             break;
@@ -379,9 +412,7 @@ fn dnf_metalink_through_edge_rejects_stale_mirror() {
         m.all_requests()
     );
 
-    let out = dnf.run(&["install", HELLO_NAME]);
-    assert_dnf_ok(&out, "dnf install (metalink)", &m, &edge.logs());
-    assert_hello_10_installed(&dnf, &m);
+    install_hello(&dnf, "dnf install (metalink)", &m, Some(&edge));
     assert_good_mirrors_used(&m);
 
     // The stale mirror: nothing but the (rejected) repomd.xml was handed out; its own metadata and
@@ -429,46 +460,10 @@ fn dnf_mirrorlist_through_edge() {
     if !require_tools(TOOLS) {
         return;
     }
-    let m = make_mirrors();
-    let work = tempfile::tempdir().unwrap();
-    let inv = inventory(
-        &m.current,
-        &[
-            Host {
-                site: "Mirror A",
-                name: "a.mirror.test",
-                country: "SE",
-                bandwidth: 100,
-                netblocks: vec![],
-                server: &m.good[0],
-                up2date: vec!["**"],
-            },
-            Host {
-                site: "Mirror B",
-                name: "b.mirror.test",
-                country: "US",
-                bandwidth: 100,
-                netblocks: vec![],
-                server: &m.good[1],
-                up2date: vec!["**"],
-            },
-            Host {
-                site: "Mirror C (stale)",
-                name: "stale.mirror.test",
-                country: "DE",
-                bandwidth: 10000,
-                netblocks: vec!["127.0.0.0/8"],
-                server: &m.stale,
-                up2date: vec![""],
-            },
-        ],
-    );
-    let edge = start_edge(work.path(), &inv);
+    let (m, edge, _work) = mirrors_behind_edge(100, "");
     let target = "/mirrorlist?repo=fedora-40&arch=x86_64";
 
-    let ml = edge.get(target);
-    let body = ml.text();
-    assert_eq!(ml.status, 200, "{body}\n{}", edge.logs());
+    let body = edge_text(&edge, target);
     let mut lines = body.lines();
     let header = lines.next().unwrap_or("");
     assert!(
@@ -494,11 +489,14 @@ fn dnf_mirrorlist_through_edge() {
 
     let dnf = DnfRoot::new();
     dnf.set_repo("mf", &format!("mirrorlist={}{target}", edge.url()));
-    let out = dnf.run(&["makecache"]);
-    assert_dnf_ok(&out, "dnf makecache (mirrorlist)", &m, &edge.logs());
-    let out = dnf.run(&["install", HELLO_NAME]);
-    assert_dnf_ok(&out, "dnf install (mirrorlist)", &m, &edge.logs());
-    assert_hello_10_installed(&dnf, &m);
+    dnf_ok(
+        &dnf,
+        &["makecache"],
+        "dnf makecache (mirrorlist)",
+        &m,
+        Some(&edge),
+    );
+    install_hello(&dnf, "dnf install (mirrorlist)", &m, Some(&edge));
     assert_good_mirrors_used(&m);
     assert!(
         m.stale.requests().is_empty(),

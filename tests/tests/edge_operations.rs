@@ -794,6 +794,16 @@ fn e75_e76_e78_without_snapshot_then_loaded() {
     );
 }
 
+/// The age in seconds in a `/readyz` answer whose body is `prefix`, the age, `suffix`; panics
+/// on any other body.
+fn readyz_age(r: &HttpResponse, prefix: &str, suffix: &str) -> i64 {
+    let body = r.text();
+    body.strip_prefix(prefix)
+        .and_then(|r| r.strip_suffix(suffix))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("E76: body {body:?}"))
+}
+
 /// E76: older than `max_age` → 503 with the age; fresh → 200; default config with an old
 /// snapshot → 200.
 #[test]
@@ -813,12 +823,11 @@ fn e76_readyz_age() {
     let r = old.get("/readyz");
     let age = unix_now() - CREATED_AT;
     assert_eq!(r.status, 503, "E76: older than max_age: {}", r.text());
-    let body = r.text();
-    let n: i64 = body
-        .strip_prefix("not ready: snapshot 1204 is ")
-        .and_then(|r| r.strip_suffix("s old (max_age 3600s)\n"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("E76: body {body:?}"));
+    let n = readyz_age(
+        &r,
+        "not ready: snapshot 1204 is ",
+        "s old (max_age 3600s)\n",
+    );
     assert!((n - age).abs() <= 5, "E76: age {n} vs {age}");
     assert_eq!(
         old.get_as(SE_CLIENT, F40).status,
@@ -831,22 +840,12 @@ fn e76_readyz_age() {
     let fresh = fresh.start();
     let r = fresh.get("/readyz");
     assert_eq!(r.status, 200, "E76: fresh");
-    let body = r.text();
-    let n: i64 = body
-        .strip_prefix("ready: snapshot 1204, age ")
-        .and_then(|r| r.strip_suffix("s\n"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("E76: body {body:?}"));
+    let n = readyz_age(&r, "ready: snapshot 1204, age ", "s\n");
     assert!((0..=60).contains(&n), "E76: fresh age {n}");
     // Default config (no max_age), year-old snapshot.
     let r = standard_edge().get("/readyz");
     assert_eq!(r.status, 200, "E76: max_age off by default");
-    let body = r.text();
-    let n: i64 = body
-        .strip_prefix("ready: snapshot 1204, age ")
-        .and_then(|r| r.strip_suffix("s\n"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("E76: body {body:?}"));
+    let n = readyz_age(&r, "ready: snapshot 1204, age ", "s\n");
     assert!((n - age).abs() <= 5, "E76: age {n} vs {age}");
 }
 
@@ -1976,7 +1975,7 @@ fn e88_fix_listen_bare_ipv6_uses_port_8081() {
         return;
     }
     let addr: SocketAddr = "[::1]:8081".parse().unwrap();
-    let mut edge = RawEdge::spawn(&["--snapshot", &snap_s, "--listen", "::1"], None, None);
+    let edge = RawEdge::spawn(&["--snapshot", &snap_s, "--listen", "::1"], None, None);
     let mut ok = false;
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {

@@ -76,6 +76,46 @@ impl Report {
         });
     }
 
+    /// Fields of `location` in an explain answer, each a check named `WHAT: location.FIELD`.
+    fn location(&mut self, rule: &str, what: &str, explain: &Value, want: &[(&str, &Value)]) {
+        for (field, value) in want {
+            self.eq(
+                rule,
+                &format!("{what}: location.{field}"),
+                &explain["location"][*field],
+                *value,
+            );
+        }
+    }
+
+    /// A 200 plain-text mirrorlist that is exactly `header` and the SE host's URL.
+    fn se_list(&mut self, rule: &str, req: &str, r: &HttpResponse, header: &str) {
+        self.resp(
+            rule,
+            req,
+            r,
+            200,
+            TEXT,
+            Some(&format!("{header}\n{SE_URL}\n")),
+        );
+    }
+
+    /// GET every target for the SE client: the SE list under [`SE_HEADER`].
+    fn se_lists(&mut self, rule: &str, edge: &Edge, targets: &[&str]) {
+        for t in targets {
+            let r = edge.get(&with_ip(t, SE_CLIENT));
+            self.se_list(rule, t, &r, SE_HEADER);
+        }
+    }
+
+    /// GET every target: the plain 404 "not found" answer.
+    fn not_found(&mut self, rule: &str, edge: &Edge, targets: &[&str]) {
+        for t in targets {
+            let r = edge.get(t);
+            self.resp(rule, t, &r, 404, TEXT, Some(NOT_FOUND));
+        }
+    }
+
     fn fail(&mut self, rule: &str, detail: String) {
         self.ok(rule, false, || detail);
     }
@@ -303,9 +343,7 @@ fn pct(bytes: &[u8]) -> String {
 
 /// Sends raw bytes to `addr`, reads one answer.
 fn raw_at(addr: SocketAddr, raw: &[u8]) -> std::io::Result<HttpResponse> {
-    let mut c = Conn::open(addr)?;
-    c.send(raw)?;
-    c.read_response(raw.starts_with(b"HEAD "))
+    exchange(addr, raw, raw.starts_with(b"HEAD "))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -399,18 +437,19 @@ fn e01_e04_endpoints_and_methods() {
         let r = edge.get(&with_ip(&target, SE_CLIENT));
         rep.resp("E1", &target, &r, 200, ctype, None);
     }
-    for target in [
-        "/metalink/?repo=fedora-40&arch=x86_64",
-        "/Metalink?repo=fedora-40&arch=x86_64",
-        "/met%61link?repo=fedora-40&arch=x86_64",
-        "/mirrorlist/?repo=fedora-40&arch=x86_64",
-        "/MIRRORLIST?repo=fedora-40&arch=x86_64",
-        "/mirrorlis%74?repo=fedora-40&arch=x86_64",
-        "/metalinkx?repo=fedora-40&arch=x86_64",
-    ] {
-        let r = edge.get(target);
-        rep.resp("E1", target, &r, 404, TEXT, Some(NOT_FOUND));
-    }
+    rep.not_found(
+        "E1",
+        edge,
+        &[
+            "/metalink/?repo=fedora-40&arch=x86_64",
+            "/Metalink?repo=fedora-40&arch=x86_64",
+            "/met%61link?repo=fedora-40&arch=x86_64",
+            "/mirrorlist/?repo=fedora-40&arch=x86_64",
+            "/MIRRORLIST?repo=fedora-40&arch=x86_64",
+            "/mirrorlis%74?repo=fedora-40&arch=x86_64",
+            "/metalinkx?repo=fedora-40&arch=x86_64",
+        ],
+    );
 
     // E2: operational endpoints match exactly, query ignored.
     let r = edge.get("/healthz?x=1");
@@ -433,18 +472,19 @@ fn e01_e04_endpoints_and_methods() {
         "text/plain; version=0.0.4; charset=utf-8",
         None,
     );
-    for target in [
-        "/healthz/",
-        "/mm/healthz",
-        "/Healthz",
-        "/readyz/",
-        "/metrics/",
-        "/mm/snapshot",
-        "/healthz%2F",
-    ] {
-        let r = edge.get(target);
-        rep.resp("E2", target, &r, 404, TEXT, Some(NOT_FOUND));
-    }
+    rep.not_found(
+        "E2",
+        edge,
+        &[
+            "/healthz/",
+            "/mm/healthz",
+            "/Healthz",
+            "/readyz/",
+            "/metrics/",
+            "/mm/snapshot",
+            "/healthz%2F",
+        ],
+    );
 
     // E3: other paths, any method.
     for (method, target) in [
@@ -914,7 +954,6 @@ fn e10_e13_query_splitting_decoding_repetition() {
     let edge = standard_edge();
     let mut rep = Report::new("E10–E13");
     let se = |t: &str| with_ip(t, SE_CLIENT);
-    let se_body = format!("{SE_HEADER}\n{SE_URL}\n");
 
     // E10: later `=` belong to the value.
     rep.plain(
@@ -952,7 +991,7 @@ fn e10_e13_query_splitting_decoding_repetition() {
         "error: too many query parameters (at most 64)",
     );
     let r = edge.get(&pieces(64));
-    rep.resp("E10", "64 pieces", &r, 200, TEXT, Some(&se_body));
+    rep.se_list("E10", "64 pieces", &r, SE_HEADER);
     let r = edge.get(&pieces(65).replace("/mirrorlist", "/metalink"));
     rep.failure_v3(
         "E10",
@@ -971,30 +1010,29 @@ fn e10_e13_query_splitting_decoding_repetition() {
     );
     let t = format!("/mirrorlist?&&repo=fedora-40&&arch=x86_64&&ip={SE_CLIENT}&");
     let r = edge.get(&t);
-    rep.resp("E10", &t, &r, 200, TEXT, Some(&se_body));
+    rep.se_list("E10", &t, &r, SE_HEADER);
     let t = format!("/mirrorlist?repo=fedora-40&arch=x86_64&ip={SE_CLIENT}&country");
     let r = edge.get(&t);
-    rep.resp(
+    rep.se_list(
         "E10",
         &format!("{t} (piece without =: empty value)"),
         &r,
-        200,
-        TEXT,
-        Some(&se_body),
+        SE_HEADER,
     );
     let t = "/mirrorlist?repo&arch=x86_64".to_string();
     rep.plain("E10", edge, &t, 400, PRESENCE);
 
     // E11: percent-decoding of names and values, either case; `+` stays `+`.
-    for t in [
-        "/mirrorlist?repo=fedora%2D40&arch=x86_64",
-        "/mirrorlist?repo=fedora%2d40&arch=x86_64",
-        "/mirrorlist?%72epo=fedora-40&arch=x86%5F64",
-        "/mirrorlist?repo=%66%65%64%6F%72%61-40&arch=x86_64",
-    ] {
-        let r = edge.get(&se(t));
-        rep.resp("E11", t, &r, 200, TEXT, Some(&se_body));
-    }
+    rep.se_lists(
+        "E11",
+        edge,
+        &[
+            "/mirrorlist?repo=fedora%2D40&arch=x86_64",
+            "/mirrorlist?repo=fedora%2d40&arch=x86_64",
+            "/mirrorlist?%72epo=fedora-40&arch=x86%5F64",
+            "/mirrorlist?repo=%66%65%64%6F%72%61-40&arch=x86_64",
+        ],
+    );
     let r = edge.get(&se("/metalink?repo=fedora%2D40&arch=x86_64"));
     rep.resp("E11", "/metalink?repo=fedora%2D40", &r, 200, ML3, None);
     rep.ok(
@@ -1082,17 +1120,18 @@ fn e10_e13_query_splitting_decoding_repetition() {
             )
         },
     );
-    for t in [
-        "/mirrorlist?Repo=x&repo=fedora-40&arch=x86_64",
-        "/mirrorlist?repo=fedora-40&arch=x86_64&Repo=x&ARCH=y",
-        "/mirrorlist?repo=x&repo=fedora-40&arch=aarch64&arch=x86_64",
-        "/mirrorlist?repo=fedora-40&arch=x86_64&cc=us",
-        "/mirrorlist?repo=fedora-40&arch=x86_64&version=99&location=jp",
-        "/mirrorlist?repo=fedora-40&arch=x86_64&Country=zzz&PATH=..",
-    ] {
-        let r = edge.get(&se(t));
-        rep.resp("E12", t, &r, 200, TEXT, Some(&se_body));
-    }
+    rep.se_lists(
+        "E12",
+        edge,
+        &[
+            "/mirrorlist?Repo=x&repo=fedora-40&arch=x86_64",
+            "/mirrorlist?repo=fedora-40&arch=x86_64&Repo=x&ARCH=y",
+            "/mirrorlist?repo=x&repo=fedora-40&arch=aarch64&arch=x86_64",
+            "/mirrorlist?repo=fedora-40&arch=x86_64&cc=us",
+            "/mirrorlist?repo=fedora-40&arch=x86_64&version=99&location=jp",
+            "/mirrorlist?repo=fedora-40&arch=x86_64&Country=zzz&PATH=..",
+        ],
+    );
     rep.plain(
         "E12",
         edge,
@@ -1124,14 +1163,15 @@ fn e10_e13_query_splitting_decoding_repetition() {
         400,
         PRESENCE,
     );
-    for t in [
-        "/mirrorlist?path=&repo=fedora-40&arch=x86_64",
-        "/mirrorlist?repo=fedora-40&arch=x86_64&country=",
-        "/mirrorlist?repo=fedora-40&arch=x86_64&protocol=",
-    ] {
-        let r = edge.get(&se(t));
-        rep.resp("E13", t, &r, 200, TEXT, Some(&se_body));
-    }
+    rep.se_lists(
+        "E13",
+        edge,
+        &[
+            "/mirrorlist?path=&repo=fedora-40&arch=x86_64",
+            "/mirrorlist?repo=fedora-40&arch=x86_64&country=",
+            "/mirrorlist?repo=fedora-40&arch=x86_64&protocol=",
+        ],
+    );
     let v = edge.explain(&format!("{MLS}&ip="));
     rep.eq(
         "E13",
@@ -1381,13 +1421,11 @@ fn e14_e18_validation() {
         Some("error: invalid path\n"),
     );
     let r = edge.get(&se("/mirrorlist?path=//&repo=fedora-40&arch=x86_64"));
-    rep.resp(
+    rep.se_list(
         "E18",
         "path=// (empty after cleaning: absent)",
         &r,
-        200,
-        TEXT,
-        Some(&format!("{SE_HEADER}\n{SE_URL}\n")),
+        SE_HEADER,
     );
     rep.plain("E18", edge, "/mirrorlist?path=///", 400, PRESENCE);
     rep.finish();
@@ -1461,14 +1499,7 @@ fn e19_e23_parameters() {
         } else {
             "# repo = fedora-40 arch = x86_64 country = SE country = global ".to_string()
         };
-        rep.resp(
-            "E20",
-            &format!("netblock {q:?}"),
-            &r,
-            200,
-            TEXT,
-            Some(&format!("{want}\n{SE_URL}\n")),
-        );
+        rep.se_list("E20", &format!("netblock {q:?}"), &r, &want);
     }
     let v = edge.explain(&with_ip(&format!("{MLS}&netblock=0"), DE_PRIVATE_CLIENT));
     rep.ok(
@@ -1498,23 +1529,9 @@ fn e19_e23_parameters() {
         r#"error: invalid protocol "HTTPx": use http, https, ftp or rsync"#,
     );
     let r = edge.get(&with_ip(&format!("{MLS}&protocol="), SE_CLIENT));
-    rep.resp(
-        "E21",
-        "protocol= (absent)",
-        &r,
-        200,
-        TEXT,
-        Some(&format!("{SE_HEADER}\n{SE_URL}\n")),
-    );
+    rep.se_list("E21", "protocol= (absent)", &r, SE_HEADER);
     let r = edge.get(&with_ip(&format!("{MLS}&protocol=,,"), SE_CLIENT));
-    rep.resp(
-        "E21",
-        "protocol=,, (absent)",
-        &r,
-        200,
-        TEXT,
-        Some(&format!("{SE_HEADER}\n{SE_URL}\n")),
-    );
+    rep.se_list("E21", "protocol=,, (absent)", &r, SE_HEADER);
     let r = edge.get(&with_ip(
         &format!("{MLS}&protocol=HTTPS,https,,RSYNC"),
         SE_CLIENT,
@@ -1542,9 +1559,8 @@ fn e19_e23_parameters() {
 
     // E22: flags.
     let base = with_ip(MLS, SE_CLIENT);
-    let list = format!("{SE_HEADER}\n{SE_URL}\n");
     let r = edge.get(&format!("{base}&redirect=0"));
-    rep.resp("E22", "redirect=0", &r, 200, TEXT, Some(&list));
+    rep.se_list("E22", "redirect=0", &r, SE_HEADER);
     for q in ["redirect=1", "redirect=", "redirect=no", "redirect"] {
         let r = edge.get(&format!("{base}&{q}"));
         rep.resp("E22", q, &r, 302, TEXT, Some(""));
@@ -1558,23 +1574,19 @@ fn e19_e23_parameters() {
     let r = edge.get(&format!("{}&redirect=1", with_ip(ML, SE_CLIENT)));
     rep.resp("E22", "/metalink redirect=1 (ignored)", &r, 200, ML3, None);
     let r = edge.get(&format!("{base}&time=0"));
-    rep.resp("E22", "time=0", &r, 200, TEXT, Some(&list));
+    rep.se_list("E22", "time=0", &r, SE_HEADER);
     for q in ["time=1", "time=yes", "time="] {
         let r = edge.get(&format!("{base}&{q}"));
-        rep.resp(
+        rep.se_list(
             "E22",
             q,
             &r,
-            200,
-            TEXT,
-            Some(&format!(
-                "{SE_HEADER}\n# database creation time: {CREATED_AT}\n{SE_URL}\n"
-            )),
+            &format!("{SE_HEADER}\n# database creation time: {CREATED_AT}"),
         );
     }
     for q in ["explain=0", "explain=true", "explain=", "explain=01"] {
         let r = edge.get(&format!("{base}&{q}"));
-        rep.resp("E22", q, &r, 200, TEXT, Some(&list));
+        rep.se_list("E22", q, &r, SE_HEADER);
     }
     let r = edge.get(&format!("{base}&explain=1"));
     rep.resp("E22", "explain=1", &r, 200, JSON, None);
@@ -1607,14 +1619,7 @@ fn e24_countme() {
     let inv0 = metric_sum(&before, "mirrorfleet_edge_countme_invalid_total", &[]);
     let t = with_ip(&format!("{MLS}&countme=7"), SE_CLIENT);
     let r = edge.get(&t);
-    rep.resp(
-        "E24",
-        &t,
-        &r,
-        200,
-        TEXT,
-        Some(&format!("{SE_HEADER}\n{SE_URL}\n")),
-    );
+    rep.se_list("E24", &t, &r, SE_HEADER);
     let after = edge.metrics();
     rep.eq(
         "E24",
@@ -1706,14 +1711,7 @@ fn e25_metalink_version_negotiation() {
         }
     }
     let r = edge.request("GET", &with_ip(MLS, SE_CLIENT), &[("Accept", ML4)]);
-    rep.resp(
-        "E25",
-        "/mirrorlist with Accept v4",
-        &r,
-        200,
-        TEXT,
-        Some(&format!("{SE_HEADER}\n{SE_URL}\n")),
-    );
+    rep.se_list("E25", "/mirrorlist with Accept v4", &r, SE_HEADER);
     rep.finish();
 }
 
@@ -1769,14 +1767,7 @@ fn e26_ipv4_mapped_addresses() {
         );
     }
     if let Some(r) = get(&mut rep, &format!("{MLS}&ip={SE_CLIENT}"), &[]) {
-        rep.resp(
-            "E26",
-            "peer ::ffff:127.0.0.1, ip=SE client",
-            &r,
-            200,
-            TEXT,
-            Some(&format!("{SE_HEADER}\n{SE_URL}\n")),
-        );
+        rep.se_list("E26", "peer ::ffff:127.0.0.1, ip=SE client", &r, SE_HEADER);
     }
     if let Some(r) = get(&mut rep, "/metrics", &[]) {
         rep.eq(
@@ -1787,29 +1778,21 @@ fn e26_ipv4_mapped_addresses() {
         );
     }
     // Mapped addresses in ip= and X-Forwarded-For: as for 192.0.2.10.
-    let want = format!("{SE_HEADER}\n{SE_URL}\n");
     if let Some(r) = get(&mut rep, &format!("{MLS}&ip=::ffff:192.0.2.10"), &[]) {
-        rep.resp("E26", "ip=::ffff:192.0.2.10", &r, 200, TEXT, Some(&want));
+        rep.se_list("E26", "ip=::ffff:192.0.2.10", &r, SE_HEADER);
     }
     if let Some(r) = get(&mut rep, &format!("{MLS}&ip=%3A%3Affff%3Ac000%3A020a"), &[]) {
-        rep.resp("E26", "ip=::ffff:c000:020a", &r, 200, TEXT, Some(&want));
+        rep.se_list("E26", "ip=::ffff:c000:020a", &r, SE_HEADER);
     }
     if let Some(r) = get(&mut rep, MLS, &[("X-Forwarded-For", "::ffff:192.0.2.10")]) {
-        rep.resp("E26", "XFF ::ffff:192.0.2.10", &r, 200, TEXT, Some(&want));
+        rep.se_list("E26", "XFF ::ffff:192.0.2.10", &r, SE_HEADER);
     }
     if let Some(r) = get(
         &mut rep,
         MLS,
         &[("X-Forwarded-For", "[::ffff:192.0.2.10]:8080")],
     ) {
-        rep.resp(
-            "E26",
-            "XFF [::ffff:192.0.2.10]:8080",
-            &r,
-            200,
-            TEXT,
-            Some(&want),
-        );
+        rep.se_list("E26", "XFF [::ffff:192.0.2.10]:8080", &r, SE_HEADER);
     }
     if let Some(r) = get(
         &mut rep,
@@ -1829,12 +1812,7 @@ fn e26_ipv4_mapped_addresses() {
             &v["client"]["family"],
             &json!("ipv4"),
         );
-        rep.eq(
-            "E26",
-            "ip=::ffff:192.0.2.10: location.asn",
-            &v["location"]["asn"],
-            &json!(64500),
-        );
+        rep.location("E26", "ip=::ffff:192.0.2.10", &v, &[("asn", &json!(64500))]);
     }
     // XFF naming a mapped trusted proxy is skipped like the IPv4 one.
     if let Some(r) = get(
@@ -2069,14 +2047,7 @@ fn e27_x_forwarded_for() {
         MLS,
         &[("X-Forwarded-For", "203.0.113.5, 192.0.2.10")],
     );
-    rep.resp(
-        "E27",
-        "XFF 203.0.113.5, 192.0.2.10 (plain)",
-        &r,
-        200,
-        TEXT,
-        Some(&format!("{SE_HEADER}\n{SE_URL}\n")),
-    );
+    rep.se_list("E27", "XFF 203.0.113.5, 192.0.2.10 (plain)", &r, SE_HEADER);
 
     // Untrusted peer: ignored, requester = peer.
     let std = standard_edge();
@@ -2192,14 +2163,7 @@ fn e27_e28_events_counted() {
         Err(e) => rep.fail("E27", format!("trusted peer, XFF C3 A9: no answer: {e}")),
     }
     let r = edge.request("GET", MLS, &[("X-Forwarded-For", SE_CLIENT)]);
-    rep.resp(
-        "E27",
-        "trusted peer, XFF SE client",
-        &r,
-        200,
-        TEXT,
-        Some(&format!("{SE_HEADER}\n{SE_URL}\n")),
-    );
+    rep.se_list("E27", "trusted peer, XFF SE client", &r, SE_HEADER);
     let after = edge.metrics();
     let d = |src, e| metric_sum(&after, name, &ev(src, e)) - metric_sum(&before, name, &ev(src, e));
     rep.eq(
@@ -2450,12 +2414,7 @@ fn e29_no_failure_from_addresses() {
             &v["client"]["family"],
             &json!("ipv6"),
         );
-        rep.eq(
-            "E29",
-            &format!("ip={ip}: location.asn"),
-            &v["location"]["asn"],
-            &Value::Null,
-        );
+        rep.location("E29", &format!("ip={ip}"), &v, &[("asn", &Value::Null)]);
         rep.ok(
             "E29",
             !words(&v).contains("Using preferred netblock"),
@@ -2489,6 +2448,16 @@ fn unknown_message(repo: &str, arch: &str, entries: &[(&str, &str)]) -> String {
         m.push_str(&format!("# repo={p}&arch={a}\n"));
     }
     m
+}
+
+/// E35: `repo=nope` on both endpoints: 404 with `msg`, as a plain line and as a metalink 3
+/// failure document.
+fn unknown_repo_nope(rep: &mut Report, edge: &Edge, msg: &str) {
+    let t = "/mirrorlist?repo=nope&arch=x86_64";
+    rep.plain("E35", edge, t, 404, msg.trim_end_matches('\n'));
+    let t = "/metalink?repo=nope&arch=x86_64";
+    let r = edge.get(t);
+    rep.failure_v3("E35", t, &r, 404, msg);
 }
 
 const STANDARD_MAP: &[(&str, &str)] = &[
@@ -2637,15 +2606,7 @@ fn e30_e36_resolution_standard() {
 
     // E35, E36: unknown repository on both endpoints.
     let msg = unknown_message("nope", "x86_64", STANDARD_MAP);
-    rep.plain(
-        "E35",
-        edge,
-        "/mirrorlist?repo=nope&arch=x86_64",
-        404,
-        msg.trim_end_matches('\n'),
-    );
-    let r = edge.get("/metalink?repo=nope&arch=x86_64");
-    rep.failure_v3("E35", "/metalink?repo=nope&arch=x86_64", &r, 404, &msg);
+    unknown_repo_nope(&mut rep, edge, &msg);
     let r = edge.request("GET", "/metalink?repo=nope&arch=x86_64", &[("Accept", ML4)]);
     rep.failure_v4("E36", "/metalink?repo=nope (v4)", &r, 404, &msg);
     let msg = unknown_message("a--b", "x86_64", STANDARD_MAP);
@@ -2817,15 +2778,7 @@ fn e30_e36_resolution_variants() {
 
     // E35: every map entry, sorted, disabled prefix included, fedora-39 absent.
     let msg = unknown_message("nope", "x86_64", &map);
-    rep.plain(
-        "E35",
-        edge,
-        "/mirrorlist?repo=nope&arch=x86_64",
-        404,
-        msg.trim_end_matches('\n'),
-    );
-    let r = edge.get("/metalink?repo=nope&arch=x86_64");
-    rep.failure_v3("E35", "/metalink?repo=nope&arch=x86_64", &r, 404, &msg);
+    unknown_repo_nope(&mut rep, edge, &msg);
     rep.finish();
 }
 
@@ -2841,63 +2794,40 @@ fn e37_country_override_without_geoip() {
         .start();
     let mut rep = Report::new("E37 (no GeoIP)");
     let v = edge.explain(&with_ip(MLS, "192.0.2.1"));
-    rep.eq(
+    rep.location(
         "E37",
-        "192.0.2.1: location.country",
-        &v["location"]["country"],
-        &json!("FR"),
-    );
-    rep.eq(
-        "E37",
-        "192.0.2.1: location.country_source",
-        &v["location"]["country_source"],
-        &json!("netblock_country"),
-    );
-    rep.eq(
-        "E37",
-        "192.0.2.1: location.continent",
-        &v["location"]["continent"],
-        &json!("EU"),
+        "192.0.2.1",
+        &v,
+        &[
+            ("country", &json!("FR")),
+            ("country_source", &json!("netblock_country")),
+            ("continent", &json!("EU")),
+        ],
     );
     rep.ok("E37", !words(&v).contains("country = FR"), || {
         format!("192.0.2.1: a country tier for FR: {}", words(&v))
     });
     let r = edge.get(&with_ip(MLS, "192.0.2.1"));
-    rep.resp(
-        "E37",
-        "192.0.2.1 mirrorlist",
-        &r,
-        200,
-        TEXT,
-        Some(&format!("{SE_HEADER}\n{SE_URL}\n")),
-    );
+    rep.se_list("E37", "192.0.2.1 mirrorlist", &r, SE_HEADER);
     // `country=` never changes c.
     let v = edge.explain(&with_ip(&format!("{MLS}&country=us"), "192.0.2.1"));
-    rep.eq(
+    rep.location(
         "E37",
-        "192.0.2.1 country=us: location.country",
-        &v["location"]["country"],
-        &json!("FR"),
+        "192.0.2.1 country=us",
+        &v,
+        &[("country", &json!("FR"))],
     );
     // Outside the override, no GeoIP: unknown.
     let v = edge.explain(&with_ip(MLS, SE_CLIENT));
-    rep.eq(
+    rep.location(
         "E37",
-        "192.0.2.200 without GeoIP: location.country",
-        &v["location"]["country"],
-        &Value::Null,
-    );
-    rep.eq(
-        "E37",
-        "192.0.2.200 without GeoIP: location.country_source",
-        &v["location"]["country_source"],
-        &Value::Null,
-    );
-    rep.eq(
-        "E37",
-        "192.0.2.200 without GeoIP: location.continent",
-        &v["location"]["continent"],
-        &Value::Null,
+        "192.0.2.200 without GeoIP",
+        &v,
+        &[
+            ("country", &Value::Null),
+            ("country_source", &Value::Null),
+            ("continent", &Value::Null),
+        ],
     );
     rep.finish();
 }
@@ -2940,27 +2870,16 @@ fn e37_e38_e40_location() {
         (SE_CLIENT_V6, json!("SE"), json!("geoip")),
     ] {
         let v = edge.explain(&with_ip(MLS, client));
-        rep.eq(
+        rep.location(
             "E37",
-            &format!("{client}: location.country"),
-            &v["location"]["country"],
-            &country,
-        );
-        rep.eq(
-            "E37",
-            &format!("{client}: location.country_source"),
-            &v["location"]["country_source"],
-            &source,
+            client,
+            &v,
+            &[("country", &country), ("country_source", &source)],
         );
     }
     // E38: IL with the IL→EU override is in Europe: the continent tier holds the SE host.
     let v = edge.explain(&with_ip(MLS, "10.4.0.1"));
-    rep.eq(
-        "E38",
-        "IL client: location.continent",
-        &v["location"]["continent"],
-        &json!("EU"),
-    );
+    rep.location("E38", "IL client", &v, &[("continent", &json!("EU"))]);
     rep.eq(
         "E38",
         "IL client: continent tier placed",
@@ -2972,15 +2891,11 @@ fn e37_e38_e40_location() {
         Some(Some(vec![json!(HOST_SE)])),
     );
     let r = edge.get(&with_ip(MLS, "10.4.0.1"));
-    rep.resp(
+    rep.se_list(
         "E38",
         "IL client mirrorlist",
         &r,
-        200,
-        TEXT,
-        Some(&format!(
-            "# repo = fedora-40 arch = x86_64 country = SE country = global \n{SE_URL}\n"
-        )),
+        "# repo = fedora-40 arch = x86_64 country = SE country = global ",
     );
     for (client, continent) in [
         ("10.5.0.1", json!("EU")),
@@ -2989,35 +2904,22 @@ fn e37_e38_e40_location() {
         (UNKNOWN_CLIENT, Value::Null),
     ] {
         let v = edge.explain(&with_ip(MLS, client));
-        rep.eq(
-            "E38",
-            &format!("{client}: location.continent"),
-            &v["location"]["continent"],
-            &continent,
-        );
+        rep.location("E38", client, &v, &[("continent", &continent)]);
     }
     // E40: a country without mirrors is served via its continent or the global list.
     let r = edge.get(&with_ip(MLS, "10.5.0.1"));
-    rep.resp(
+    rep.se_list(
         "E40",
         "FR client",
         &r,
-        200,
-        TEXT,
-        Some(&format!(
-            "# repo = fedora-40 arch = x86_64 country = SE country = global \n{SE_URL}\n"
-        )),
+        "# repo = fedora-40 arch = x86_64 country = SE country = global ",
     );
     let r = edge.get(&with_ip(MLS, "10.6.0.1"));
-    rep.resp(
+    rep.se_list(
         "E40",
         "JP client",
         &r,
-        200,
-        TEXT,
-        Some(&format!(
-            "# repo = fedora-40 arch = x86_64 country = global \n{SE_URL}\n"
-        )),
+        "# repo = fedora-40 arch = x86_64 country = global ",
     );
     let r = edge.get(&with_ip(ML, "10.6.0.1"));
     rep.resp("E40", "JP client metalink", &r, 200, ML3, None);
@@ -3035,43 +2937,28 @@ fn e39_asn() {
     let mut rep = Report::new("E39");
     let std = standard_edge();
     let v = std.explain(&with_ip(MLS, SE_CLIENT));
-    rep.eq(
+    rep.location(
         "E39",
-        "standard: location.asn",
-        &v["location"]["asn"],
-        &json!(64500),
-    );
-    rep.eq(
-        "E39",
-        "standard: location.asn_prefix",
-        &v["location"]["asn_prefix"],
-        &json!("192.0.2.0/24"),
+        "standard",
+        &v,
+        &[
+            ("asn", &json!(64500)),
+            ("asn_prefix", &json!("192.0.2.0/24")),
+        ],
     );
     let v = std.explain(&with_ip(MLS, US_CLIENT));
-    rep.eq(
-        "E39",
-        "203.0.113.5: location.asn",
-        &v["location"]["asn"],
-        &Value::Null,
-    );
+    rep.location("E39", "203.0.113.5", &v, &[("asn", &Value::Null)]);
 
     let edge = shared("protocol: no ASN table", || Fixture::new().no_asn_table());
     let r = edge.get(&with_ip(MLS, SE_CLIENT));
-    rep.resp(
+    rep.se_list(
         "E39",
         "empty ASN table, SE client",
         &r,
-        200,
-        TEXT,
-        Some(&format!("# repo = fedora-40 arch = x86_64 Using preferred netblock country = SE country = global \n{SE_URL}\n")),
+        "# repo = fedora-40 arch = x86_64 Using preferred netblock country = SE country = global ",
     );
     let v = edge.explain(&with_ip(MLS, SE_CLIENT));
-    rep.eq(
-        "E39",
-        "empty ASN table: location.asn",
-        &v["location"]["asn"],
-        &Value::Null,
-    );
+    rep.location("E39", "empty ASN table", &v, &[("asn", &Value::Null)]);
     rep.ok(
         "E39",
         tier(&v, "asn").is_none_or(|t| t["words"] == json!([]) && t["placed"] == json!([])),
@@ -3096,28 +2983,18 @@ fn e38_country_without_continent() {
     let mut rep = Report::new("E38 (country absent from the continent table)");
     for (client, cc) in [("10.6.0.1", "JP"), ("10.9.0.1", "XX")] {
         let v = edge.explain(&with_ip(MLS, client));
-        rep.eq(
+        rep.location(
             "E38",
-            &format!("{client}: location.country"),
-            &v["location"]["country"],
-            &json!(cc),
-        );
-        rep.eq(
-            "E38",
-            &format!("{client}: location.continent"),
-            &v["location"]["continent"],
-            &Value::Null,
+            client,
+            &v,
+            &[("country", &json!(cc)), ("continent", &Value::Null)],
         );
         let r = edge.get(&with_ip(MLS, client));
-        rep.resp(
+        rep.se_list(
             "E38",
             &format!("{client} ({cc}) mirrorlist"),
             &r,
-            200,
-            TEXT,
-            Some(&format!(
-                "# repo = fedora-40 arch = x86_64 country = global \n{SE_URL}\n"
-            )),
+            "# repo = fedora-40 arch = x86_64 country = global ",
         );
     }
     rep.finish();

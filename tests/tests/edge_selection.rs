@@ -160,6 +160,11 @@ fn tiers(explain: &Value) -> Vec<TierView> {
         .collect()
 }
 
+/// The tiers' names, in order.
+fn tier_names(tiers: &[TierView]) -> Vec<&str> {
+    tiers.iter().map(|t| t.name.as_str()).collect()
+}
+
 fn names(list: &[Value]) -> Vec<String> {
     list.iter()
         .map(|h| h["name"].as_str().unwrap_or("<null>").to_string())
@@ -497,7 +502,7 @@ fn e44_requested_countries_in_order() {
         "E44"
     );
     let t = tiers(&edge.explain_as(US_CLIENT, &format!("{F40}&country=se,us")));
-    let got: Vec<&str> = t.iter().map(|t| t.name.as_str()).collect();
+    let got = tier_names(&t);
     assert_eq!(
         got,
         ["requested_country", "requested_country"],
@@ -513,7 +518,7 @@ fn e45_requested_continent() {
     let p = plain(edge, SE_CLIENT, &target);
     assert_eq!(p, format!("{F40_HEAD}country = SE \n{SE_F40}\n"), "E45");
     let t = tiers(&edge.explain_as(SE_CLIENT, &target));
-    let names_: Vec<&str> = t.iter().map(|t| t.name.as_str()).collect();
+    let names_ = tier_names(&t);
     assert_eq!(
         names_,
         ["requested_country", "requested_continent"],
@@ -536,7 +541,7 @@ fn e46_fix_only_country_falls_through_when_nobody_is_usable() {
         "E46: country=us from an SE client"
     );
     let t = tiers(&edge.explain_as(SE_CLIENT, &target));
-    let got: Vec<&str> = t.iter().map(|t| t.name.as_str()).collect();
+    let got = tier_names(&t);
     assert!(
         !got.contains(&"netblock") && !got.contains(&"asn"),
         "E46: no netblock or ASN tier when country is given: {got:?}"
@@ -562,7 +567,7 @@ fn e46_country_global_is_the_global_list_only() {
     let got: BTreeSet<&str> = url_lines(&p).into_iter().collect();
     assert_eq!(got, BTreeSet::from([SE_F40, US_F40]), "E46: global(d)");
     let t = tiers(&edge.explain_as(US_CLIENT, &target));
-    let got: Vec<&str> = t.iter().map(|t| t.name.as_str()).collect();
+    let got = tier_names(&t);
     assert_eq!(
         got,
         ["requested_global"],
