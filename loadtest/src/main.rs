@@ -146,6 +146,9 @@ struct MeasureArgs {
     /// Client runtime threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Do not pin the edge to one CPU and the load generator to the others.
+    #[arg(long)]
+    no_pin: bool,
 }
 
 fn main() -> ExitCode {
@@ -322,6 +325,17 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
 }
 
 fn measure(a: MeasureArgs) -> anyhow::Result<()> {
+    // "CPU per request on one core": the edge gets the last allowed CPU to itself
+    // (its runtime then starts one worker), the load generator the others; this
+    // also keeps the scheduler from moving the two between cores mid-phase.
+    let cpus = util::allowed_cpus();
+    let edge_cpu = match cpus.split_last() {
+        Some((&last, rest)) if !a.no_pin && !rest.is_empty() => {
+            util::pin_to(rest).context("cannot pin the load generator")?;
+            Some(last)
+        }
+        _ => None,
+    };
     let rt = runtime(a.threads)?;
     rt.block_on(measure::measure(measure::Args {
         edge_bin: a.edge_bin,
@@ -332,5 +346,6 @@ fn measure(a: MeasureArgs) -> anyhow::Result<()> {
         seed: a.seed,
         perf: a.perf,
         json: a.json,
+        edge_cpu,
     }))
 }

@@ -2,20 +2,25 @@
 //! `explain=1`, drives load phases and reads the edge's CPU time and memory
 //! from `/proc`, then reports against the goals of docs/benchmarks.md.
 
-use std::net::{IpAddr, SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use mirrorfleet_snapshot::Snapshot;
 use serde_json::{Value, json};
 
-use crate::load::{self, LoadResult, LoadSpec};
 use crate::mix;
 use crate::plan::Plan;
-use crate::util::{http_get, mib, process_cpu, process_memory, self_cpu};
+use crate::util::{http_get, mib, process_cpu, process_memory};
+
+mod e81;
+mod edge;
+mod phase;
+
+use self::e81::{E81Pair, E81Side};
+use self::edge::{explain, start_edge, wait_ready};
+use self::phase::{Phase, phase};
 
 /// Goals (docs/benchmarks.md).
 pub const GOAL_SNAPSHOT_BYTES: u64 = 100_000_000;
@@ -47,267 +52,8 @@ pub struct Args {
     pub perf: bool,
     /// Write the figures as JSON here.
     pub json: Option<PathBuf>,
-}
-
-/// The edge under test; killed on drop.
-struct EdgeProcess {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-    config: PathBuf,
-}
-
-impl EdgeProcess {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn stop(&mut self) {
-        // SAFETY: signalling our own child by pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let until = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-}
-
-impl Drop for EdgeProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.stop();
-        }
-        let _ = std::fs::remove_file(&self.config);
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
-}
-
-fn start_edge(args: &Args, geoip: Option<&Path>) -> anyhow::Result<EdgeProcess> {
-    let port = free_port()?;
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-    let tmp = std::env::temp_dir();
-    let config = tmp.join(format!(
-        "mirrorfleet-loadtest-edge-{}-{port}.toml",
-        std::process::id()
-    ));
-    let log = tmp.join(format!(
-        "mirrorfleet-loadtest-edge-{}-{port}.log",
-        std::process::id()
-    ));
-    let mut text = String::from(
-        "# written by mirrorfleet-loadtest measure\n[server]\nip_param_networks = [\"127.0.0.0/8\"]\n\n\
-         [shutdown]\ndrain_delay = \"0s\"\ngrace = \"2s\"\n\n[log]\nlevel = \"warn\"\n",
-    );
-    if let Some(g) = geoip {
-        text.push_str(&format!(
-            "\n[geoip]\npath = {:?}\n",
-            g.display().to_string()
-        ));
-    }
-    std::fs::write(&config, text).with_context(|| format!("cannot write {}", config.display()))?;
-    let log_file = std::fs::File::create(&log)?;
-    let child = Command::new(&args.edge_bin)
-        .arg("--snapshot")
-        .arg(&args.snapshot)
-        .arg("--listen")
-        .arg(addr.to_string())
-        .arg("--config")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .with_context(|| format!("cannot start {}", args.edge_bin.display()))?;
-    Ok(EdgeProcess {
-        child,
-        addr,
-        log,
-        config,
-    })
-}
-
-/// Polls `/readyz` until 200; returns the wall time from spawn.
-async fn wait_ready(edge: &mut EdgeProcess, started: Instant) -> anyhow::Result<Duration> {
-    let deadline = started + Duration::from_secs(180);
-    loop {
-        if let Ok(Some(status)) = edge.child.try_wait() {
-            bail!(
-                "the edge exited ({status}) before it was ready; its log:\n{}",
-                edge.log_tail()
-            );
-        }
-        if let Ok((200, _)) = http_get(edge.addr, "/readyz").await {
-            return Ok(started.elapsed());
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "the edge was not ready after 180 s; its log:\n{}",
-                edge.log_tail()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// `(answer.hosts, location.country)` of a request, asked with `explain=1`.
-async fn explain(addr: SocketAddr, target: &str) -> anyhow::Result<(u64, String)> {
-    let (status, body) = http_get(addr, &format!("{target}&explain=1")).await?;
-    anyhow::ensure!(
-        status == 200,
-        "explain for {target} answered {status}: {}",
-        body.trim()
-    );
-    let v: Value = serde_json::from_str(&body).context("explain is not JSON")?;
-    let hosts = v["answer"]["hosts"]
-        .as_u64()
-        .context("explain has no answer.hosts")?;
-    let country = v["location"]["country"].as_str().unwrap_or("-").to_string();
-    Ok((hosts, country))
-}
-
-/// One measured phase.
-struct Phase {
-    name: String,
-    load: LoadResult,
-    edge_cpu_s: f64,
-    edge_sys_s: f64,
-    client_cpu_s: f64,
-    instructions: Option<u64>,
-}
-
-impl Phase {
-    fn cpu_us_per_request(&self) -> f64 {
-        self.edge_cpu_s * 1e6 / self.load.requests.max(1) as f64
-    }
-
-    /// The kernel's part (system time): sockets, wake-ups; on loopback also the
-    /// delivery of the answer into the client's socket.
-    fn sys_us_per_request(&self) -> f64 {
-        self.edge_sys_s * 1e6 / self.load.requests.max(1) as f64
-    }
-
-    fn json(&self) -> Value {
-        json!({
-            "name": self.name,
-            "requests": self.load.requests,
-            "errors": self.load.errors,
-            "seconds": self.load.elapsed.as_secs_f64(),
-            "requests_per_s": self.load.rate(),
-            "latency_us": {"p50": self.load.quantile_us(0.5), "p99": self.load.quantile_us(0.99), "p999": self.load.quantile_us(0.999), "max": self.load.latency.max()},
-            "statuses": self.load.statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
-            "body_bytes_per_response": self.load.body_bytes as f64 / self.load.requests.max(1) as f64,
-            "edge_cpu_s": self.edge_cpu_s,
-            "edge_cpu_us_per_request": self.cpu_us_per_request(),
-            "edge_user_us_per_request": self.cpu_us_per_request() - self.sys_us_per_request(),
-            "edge_sys_us_per_request": self.sys_us_per_request(),
-            "client_cpu_us_per_request": self.client_cpu_s * 1e6 / self.load.requests.max(1) as f64,
-            "instructions_per_request": self.instructions.map(|i| i as f64 / self.load.requests.max(1) as f64),
-        })
-    }
-}
-
-/// `perf stat` attached to the edge for one phase.
-struct Perf {
-    child: Child,
-}
-
-impl Perf {
-    fn start(pid: u32) -> Option<Perf> {
-        let child = Command::new("perf")
-            .args([
-                "stat",
-                "-x",
-                ",",
-                "-e",
-                "instructions:u",
-                "-p",
-                &pid.to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .ok()?;
-        std::thread::sleep(Duration::from_millis(150));
-        Some(Perf { child })
-    }
-
-    fn stop(self) -> Option<u64> {
-        // SAFETY: signalling our own child by pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let out = self.child.wait_with_output().ok()?;
-        let text = String::from_utf8_lossy(&out.stderr);
-        text.lines()
-            .find(|l| l.contains("instructions"))
-            .and_then(|l| l.split(',').next()?.trim().parse().ok())
-    }
-}
-
-async fn phase(
-    edge: &EdgeProcess,
-    name: &str,
-    targets: Vec<String>,
-    duration: Duration,
-    concurrency: usize,
-    perf: bool,
-) -> anyhow::Result<Phase> {
-    eprintln!(
-        "phase {name}: {} s, concurrency {concurrency}, {} distinct targets",
-        duration.as_secs_f64(),
-        targets.len()
-    );
-    let perf = if perf { Perf::start(edge.pid()) } else { None };
-    let (user0, sys0) = process_cpu(edge.pid())?;
-    let self0 = self_cpu();
-    let load = load::run(LoadSpec {
-        addr: edge.addr,
-        duration,
-        max_requests: None,
-        concurrency,
-        targets: Arc::new(targets),
-        progress: Some(name.to_string()),
-    })
-    .await;
-    let (user1, sys1) = process_cpu(edge.pid())?;
-    let self1 = self_cpu();
-    let instructions = perf.and_then(Perf::stop);
-    let p = Phase {
-        name: name.into(),
-        load,
-        edge_cpu_s: (user1 + sys1) - (user0 + sys0),
-        edge_sys_s: sys1 - sys0,
-        client_cpu_s: self1 - self0,
-        instructions,
-    };
-    eprintln!("  {}", p.load.summary());
-    eprintln!(
-        "  edge CPU {:.2} s = {:.1} µs/request ({:.1} µs system){}",
-        p.edge_cpu_s,
-        p.cpu_us_per_request(),
-        p.sys_us_per_request(),
-        p.instructions
-            .map(|i| format!(
-                ", {:.0} instructions/request",
-                i as f64 / p.load.requests.max(1) as f64
-            ))
-            .unwrap_or_default()
-    );
-    Ok(p)
+    /// Run the edge on this CPU only (the caller has pinned itself to the others).
+    pub edge_cpu: Option<usize>,
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -476,9 +222,18 @@ pub async fn measure(args: Args) -> anyhow::Result<()> {
     let mut phases = Vec::new();
     phases.push(phase(&edge, "realistic", realistic.clone(), d, c, args.perf).await?);
     phases.push(phase(&edge, "realistic-c2", realistic, d, 2, false).await?);
-    phases.push(phase(&edge, "full-metalink", full.clone(), d, c, args.perf).await?);
+    // The floor: an HTTP round trip that selects and renders nothing.
+    phases.push(phase(&edge, "healthz", vec!["/healthz".to_string()], d, c, false).await?);
+    // Repeated, interleaved rounds: at one request in flight the figures move
+    // by a few per cent with scheduling; the reported value is the mean.
+    for round in 1..=2 {
+        let name = format!("full-metalink-r{round}");
+        phases.push(phase(&edge, &name, full.clone(), d, c, args.perf).await?);
+    }
+    // Saturation: two connections keep the edge's core busy (CPU per request on one core).
+    phases.push(phase(&edge, "full-metalink-c2", full.clone(), d, 2, false).await?);
     for pair in &pairs {
-        for round in 1..=2 {
+        for round in 1..=3 {
             let k = pair.kind;
             phases.push(
                 phase(
@@ -508,24 +263,25 @@ pub async fn measure(args: Args) -> anyhow::Result<()> {
     edge.stop();
 
     // Figures.
-    let get = |name: &str| phases.iter().find(|p| p.name == name).expect("phase ran");
-    let full_cpu = get("full-metalink").cpu_us_per_request();
-    let full_sys = get("full-metalink").sys_us_per_request();
     let mean = |prefix: &str| {
         let ps: Vec<&Phase> = phases
             .iter()
             .filter(|p| p.name.starts_with(prefix))
             .collect();
         let cpu: f64 = ps.iter().map(|p| p.edge_cpu_s).sum();
+        let sys: f64 = ps.iter().map(|p| p.edge_sys_s).sum();
         let req: u64 = ps.iter().map(|p| p.load.requests).sum();
         let bytes: u64 = ps.iter().map(|p| p.load.body_bytes).sum();
         let ins: Option<u64> = ps.iter().map(|p| p.instructions).sum();
         E81Side {
             cpu_us: cpu * 1e6 / req.max(1) as f64,
+            sys_us: sys * 1e6 / req.max(1) as f64,
             bytes: bytes as f64 / req.max(1) as f64,
             instructions: ins.map(|i| i as f64 / req.max(1) as f64),
         }
     };
+    let full_side = mean("full-metalink-r");
+    let (full_cpu, full_sys) = (full_side.cpu_us, full_side.sys_us);
     for pair in &mut pairs {
         pair.first_side = mean(&format!("e81-{}-first", pair.kind));
         pair.last_side = mean(&format!("e81-{}-last", pair.kind));
@@ -540,6 +296,12 @@ pub async fn measure(args: Args) -> anyhow::Result<()> {
         snapshot_size
     );
     println!("counts              {counts}");
+    println!(
+        "edge CPU            {}",
+        args.edge_cpu.map_or("not pinned".to_string(), |c| format!(
+            "pinned to CPU {c} (load generator on the others)"
+        ))
+    );
     println!(
         "ready after spawn   {:.0} ms",
         ready_after.as_secs_f64() * 1000.0
@@ -570,7 +332,7 @@ pub async fn measure(args: Args) -> anyhow::Result<()> {
             .iter()
             .map(|(s, n)| format!("{s}:{n}"))
             .collect();
-        let conc = if p.name == "realistic-c2" { 2 } else { c };
+        let conc = if p.name.ends_with("-c2") { 2 } else { c };
         println!(
             "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
             p.name,
@@ -665,6 +427,7 @@ pub async fn measure(args: Args) -> anyhow::Result<()> {
             "rss_idle_kib": rss_idle, "hwm_idle_kib": hwm_idle,
             "rss_after_kib": rss, "hwm_after_kib": hwm,
             "concurrency": c,
+            "edge_cpu": args.edge_cpu,
             "full_metalink": {"repo": prefix, "arch": arch, "clients": full.len(), "hosts_mean": full_hosts_mean, "cpu_us": full_cpu, "sys_us": full_sys},
             "e81": pairs.iter().map(E81Pair::json).collect::<Vec<_>>(),
             "phases": phases.iter().map(Phase::json).collect::<Vec<_>>(),
@@ -674,72 +437,4 @@ pub async fn measure(args: Args) -> anyhow::Result<()> {
         eprintln!("wrote {}", path.display());
     }
     Ok(())
-}
-
-/// Per-request averages of one side of an E81 pair.
-#[derive(Clone, Copy, Debug, Default)]
-struct E81Side {
-    cpu_us: f64,
-    bytes: f64,
-    instructions: Option<f64>,
-}
-
-/// The first and the last directory, asked the same way by the same clients.
-struct E81Pair {
-    kind: &'static str,
-    first: (usize, String),
-    last: (usize, String),
-    first_targets: Vec<String>,
-    last_targets: Vec<String>,
-    first_hosts: f64,
-    last_hosts: f64,
-    first_side: E81Side,
-    last_side: E81Side,
-}
-
-impl E81Pair {
-    fn new(
-        kind: &'static str,
-        first: (usize, String),
-        last: (usize, String),
-        clients: &[IpAddr],
-        target: impl Fn(&str, IpAddr) -> String,
-    ) -> E81Pair {
-        let first_targets = clients.iter().map(|ip| target(&first.1, *ip)).collect();
-        let last_targets = clients.iter().map(|ip| target(&last.1, *ip)).collect();
-        E81Pair {
-            kind,
-            first,
-            last,
-            first_targets,
-            last_targets,
-            first_hosts: 0.0,
-            last_hosts: 0.0,
-            first_side: E81Side::default(),
-            last_side: E81Side::default(),
-        }
-    }
-
-    fn cpu_pct(&self) -> f64 {
-        (self.last_side.cpu_us - self.first_side.cpu_us) / self.first_side.cpu_us * 100.0
-    }
-
-    fn instructions_pct(&self) -> Option<f64> {
-        Some(
-            (self.last_side.instructions? - self.first_side.instructions?)
-                / self.first_side.instructions?
-                * 100.0,
-        )
-    }
-
-    fn json(&self) -> Value {
-        let side = |(i, d): &(usize, String), hosts: f64, s: &E81Side| json!({"index": i, "dir": d, "hosts": hosts, "cpu_us": s.cpu_us, "bytes": s.bytes, "instructions": s.instructions});
-        json!({
-            "kind": self.kind,
-            "first": side(&self.first, self.first_hosts, &self.first_side),
-            "last": side(&self.last, self.last_hosts, &self.last_side),
-            "cpu_pct": self.cpu_pct(),
-            "instructions_pct": self.instructions_pct(),
-        })
-    }
 }
