@@ -38,6 +38,15 @@ pub struct Loaded {
     pub manifest_serial: u64,
     /// The E56 key K for this snapshot.
     pub key: [u8; 32],
+    /// Country → continent as a 26×26 table (zero = none): one index per look-up
+    /// instead of a binary search, on every by-country group of a continent tier.
+    continents: Vec<[u8; 2]>,
+}
+
+fn code_index(cc: [u8; 2]) -> Option<usize> {
+    let [a, b] = cc;
+    (a.is_ascii_uppercase() && b.is_ascii_uppercase())
+        .then(|| usize::from(a - b'A') * 26 + usize::from(b - b'A'))
 }
 
 fn network(p: Prefix) -> Option<IpNetwork> {
@@ -91,7 +100,14 @@ impl Loaded {
             .collect();
         repodata_names.sort();
         repodata_names.dedup();
+        let mut continents = vec![[0u8; 2]; 26 * 26];
+        for c in p.continents.iter() {
+            if let Some(i) = code_index(c.country) {
+                continents[i] = c.continent;
+            }
+        }
         Loaded {
+            continents,
             prefixes,
             arches,
             repodata_names,
@@ -104,6 +120,12 @@ impl Loaded {
             manifest_serial,
             key,
         }
+    }
+
+    /// The continent of a country (E38), from the snapshot's table.
+    pub fn continent_of(&self, country: [u8; 2]) -> Option<[u8; 2]> {
+        let c = *self.continents.get(code_index(country)?)?;
+        (c != [0, 0]).then_some(c)
     }
 
     /// The snapshot's own copy of a repo prefix, when the repo map or the

@@ -183,6 +183,19 @@ pub fn order_weighted_with(
     weights: &[u32],
     out: &mut Vec<u32>,
 ) {
+    order_weighted_prefix(scratch, rng, weights, out, usize::MAX);
+}
+
+/// The first `limit` entries of [`order_weighted_with`]'s order, drawing no more than that:
+/// the order is built one draw at a time, so its prefix does not depend on the rest. Used
+/// when only the positions before `max_hosts` can reach the answer (E49).
+pub fn order_weighted_prefix(
+    scratch: &mut WeightedScratch,
+    rng: &mut SplitMix64,
+    weights: &[u32],
+    out: &mut Vec<u32>,
+    limit: usize,
+) {
     out.clear();
     let weights = &weights[..weights.len().min(u32::MAX as usize)];
     let n = weights.len();
@@ -205,6 +218,9 @@ pub fn order_weighted_with(
     let mut complete = true;
 
     while total > 0 {
+        if out.len() >= limit {
+            return;
+        }
         let r = rng.uniform(total);
         // Largest pos with prefix(pos) ≤ r; entry pos (0-based) is then the first whose
         // running sum exceeds r, and it has positive remaining weight.
@@ -235,6 +251,7 @@ pub fn order_weighted_with(
     if complete {
         // W = 0: what is left is exactly the zero weights (a zero is never drawn).
         out.extend((0..n as u32).filter(|&i| weights[i as usize] == 0));
+        out.truncate(limit);
     } else {
         // Unreachable by construction; keep "every index once" anyway.
         let mut seen = vec![false; n];
@@ -251,6 +268,22 @@ fn lowbit(i: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn prefix_is_the_start_of_the_full_order() {
+        let weights: Vec<u32> = (1..=200).map(|i| (i * 37 % 1000) + 1).collect();
+        let (mut full, mut part) = (Vec::new(), Vec::new());
+        let mut scratch = WeightedScratch::default();
+        order_weighted_with(&mut scratch, &mut SplitMix64::new(7), &weights, &mut full);
+        order_weighted_prefix(
+            &mut scratch,
+            &mut SplitMix64::new(7),
+            &weights,
+            &mut part,
+            100,
+        );
+        assert_eq!(part, full[..100]);
+    }
+
     use super::*;
 
     const T: i64 = 1_795_600_803;

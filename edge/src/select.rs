@@ -12,7 +12,7 @@ use mirrorfleet_snapshot::schema::{ArchivedDirRec, ArchivedUrlRec, family, schem
 use rkyv::rend::u32_le;
 
 use crate::loaded::Loaded;
-use crate::order::{Slot, SlotStreams, WeightedScratch, order_weighted_with, shuffle_uniform};
+use crate::order::{Slot, SlotStreams, WeightedScratch, order_weighted_prefix, shuffle_uniform};
 use crate::render::TierWord;
 use crate::request::query::{CountryReq, Scheme};
 
@@ -210,6 +210,9 @@ pub struct Request<'a> {
     pub streams: SlotStreams,
     /// Record the explain log.
     pub explain: bool,
+    /// The answer shows tier words (plain list, explain): every evaluated tier
+    /// must then be probed for them even once the cap is reached.
+    pub words: bool,
 }
 
 fn scheme_code(s: Scheme) -> u8 {
@@ -288,9 +291,17 @@ struct Run<'a> {
     weights: Vec<u32>,
     order: Vec<u32>,
     scratch: WeightedScratch,
+    /// `max_hosts`, or no limit.
+    cap: usize,
 }
 
 impl<'a> Run<'a> {
+    /// Nothing a later tier does can reach the answer: the cap is reached and
+    /// neither words nor an explain log are wanted (E49).
+    fn saturated(&self) -> bool {
+        !self.req.explain && !self.req.words && self.sel.placed.len() >= self.cap
+    }
+
     fn is_placed(&self, h: u32) -> bool {
         self.placed_set
             .get(h as usize / 64)
@@ -383,7 +394,19 @@ impl<'a> Run<'a> {
                 .map(|c| snap.host(c.0).map_or(1, |h| h.bandwidth.to_native())),
         );
         let mut rng = self.req.streams.stream(slot);
-        order_weighted_with(&mut self.scratch, &mut rng, &self.weights, &mut self.order);
+        // Positions after the cap never reach the answer; explain lists them all.
+        let limit = if self.req.explain {
+            usize::MAX
+        } else {
+            self.cap.saturating_sub(self.sel.placed.len())
+        };
+        order_weighted_prefix(
+            &mut self.scratch,
+            &mut rng,
+            &self.weights,
+            &mut self.order,
+            limit,
+        );
         let ordered: Vec<_> = self.order.iter().map(|&i| self.cands[i as usize]).collect();
         self.cands = ordered;
         self.place_cands(tier, log);
@@ -414,6 +437,9 @@ impl<'a> Run<'a> {
 
     /// A weighted tier over a list of host indices (in host id order).
     fn list_tier(&mut self, slot: u64, tier: Tier, hosts: &[u32_le], word: Option<TierWord>) {
+        if self.saturated() {
+            return;
+        }
         let mut log = self.new_log(slot, tier);
         let mut src = hosts.iter().map(|h| (h.to_native(), Matched::None));
         let any = self.filter(&mut src, false, &mut log);
@@ -427,6 +453,9 @@ impl<'a> Run<'a> {
     /// A weighted tier over the union of several by-country groups; a word per
     /// group with a usable candidate, in code order (E50).
     fn union_tier(&mut self, slot: u64, tier: Tier, include: &dyn Fn([u8; 2]) -> bool) {
+        if self.saturated() {
+            return;
+        }
         let snap = &self.loaded.snap;
         let mut log = self.new_log(slot, tier);
         let mut union: Vec<u32> = Vec::new();
@@ -436,14 +465,16 @@ impl<'a> Run<'a> {
             }
             let hosts = snap.host_list(&g.hosts);
             let mut src = hosts.iter().map(|h| (h.to_native(), Matched::None));
-            // Probe usability per group for the word, without keeping the URLs.
-            let mark = self.sel.urls.len();
-            let counts = self.sel.trim_counts;
-            let any = self.filter(&mut src, false, &mut None);
-            self.sel.urls.truncate(mark);
-            self.sel.trim_counts = counts;
-            if any {
-                self.word(TierWord::Country(g.country), &mut log);
+            if self.req.words {
+                // Probe usability per group for the word, without keeping the URLs.
+                let mark = self.sel.urls.len();
+                let counts = self.sel.trim_counts;
+                let any = self.filter(&mut src, false, &mut None);
+                self.sel.urls.truncate(mark);
+                self.sel.trim_counts = counts;
+                if any {
+                    self.word(TierWord::Country(g.country), &mut log);
+                }
             }
             union.extend(hosts.iter().map(|h| h.to_native()));
         }
@@ -552,6 +583,10 @@ pub fn select(loaded: &Loaded, req: &Request<'_>) -> Selection {
         weights: Vec::new(),
         order: Vec::new(),
         scratch: WeightedScratch::default(),
+        cap: match policy.max_hosts.to_native() {
+            0 => usize::MAX,
+            n => n as usize,
+        },
     };
     let q = req.countries.len();
     let loc = req.location;
@@ -596,7 +631,7 @@ pub fn select(loaded: &Loaded, req: &Request<'_>) -> Selection {
                 .collect();
             let continents: Vec<[u8; 2]> = requested
                 .iter()
-                .filter_map(|cc| snap.continent_of(*cc))
+                .filter_map(|cc| loaded.continent_of(*cc))
                 .collect();
             if !continents.is_empty() {
                 let include = |x: [u8; 2]| {
@@ -625,7 +660,7 @@ pub fn select(loaded: &Loaded, req: &Request<'_>) -> Selection {
             );
         }
         if let Some(k) = loc.continent {
-            let include = |x: [u8; 2]| Some(x) != loc.country && snap.continent_of(x) == Some(k);
+            let include = |x: [u8; 2]| Some(x) != loc.country && loaded.continent_of(x) == Some(k);
             run.union_tier(Slot::Continent.index(q), Tier::Continent, &include);
         }
         run.sel.hosts_before_global = run.sel.placed.len();

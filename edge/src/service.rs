@@ -263,7 +263,7 @@ pub fn locate(edge: &Edge, loaded: &Loaded, client: IpAddr) -> Location {
         loc.country = Some(cc);
         loc.country_source = Some("geoip");
     }
-    loc.continent = loc.country.and_then(|c| snap.continent_of(c));
+    loc.continent = loc.country.and_then(|c| loaded.continent_of(c));
     loc.asn = snap.asn_of(client);
     loc
 }
@@ -368,6 +368,7 @@ pub fn run_selection(
         rule: url_rule(ask.kind, ask.params),
         streams: select::streams(&loaded.key, loaded.snap.version(), ask.t, ask.client.client),
         explain,
+        words: explain || ask.kind == Endpoint::Mirrorlist,
     };
     (select::select(loaded, &req), location)
 }

@@ -43,14 +43,24 @@ pub fn load_file(edge: &Edge, path: &Path) -> Result<Loaded, mirrorfleet_snapsho
 fn try_load(edge: &Edge, path: &Path) {
     match load_file(edge, path) {
         Ok(loaded) => {
+            let (version, load_ms) = (
+                loaded.snap.version(),
+                loaded.load_duration.as_secs_f64() * 1000.0,
+            );
+            edge.install(loaded);
+            // The whole-file hash is computed on first use: after the swap, not before.
+            let sha256 = edge
+                .snapshot
+                .load()
+                .as_ref()
+                .map(|l| l.snap.file_sha256_hex());
             tracing::info!(
-                version = loaded.snap.version(),
-                sha256 = %loaded.snap.file_sha256_hex(),
-                load_ms = loaded.load_duration.as_secs_f64() * 1000.0,
+                version,
+                load_ms,
+                sha256,
                 "snapshot loaded from {}",
                 path.display()
             );
-            edge.install(loaded);
         }
         Err(e) => {
             edge.metrics.snapshot_rejected(e.reason());

@@ -20,7 +20,9 @@ impl<T: AsRef<[u8]> + Send + Sync + 'static> SnapshotBytes for T {}
 pub struct Snapshot {
     bytes: Box<dyn SnapshotBytes>,
     header: Header,
-    file_sha256: [u8; 32],
+    /// SHA-256 of the whole file, computed on first use: loading needs only
+    /// the payload hash, and a second pass over a large file is measurable.
+    file_sha256: std::sync::OnceLock<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -66,11 +68,10 @@ impl Snapshot {
         let archived = rkyv::access::<ArchivedPayload, rancor::Error>(payload)
             .map_err(|e| SnapshotError::Archive(e.to_string()))?;
         validate::check(archived, &header)?;
-        let file_sha256 = Sha256::digest(data).into();
         Ok(Snapshot {
             bytes: Box::new(owner),
             header,
-            file_sha256,
+            file_sha256: std::sync::OnceLock::new(),
         })
     }
 
@@ -106,12 +107,12 @@ impl Snapshot {
 
     /// SHA-256 of the whole file (the manifest's and the object key's hash).
     pub fn file_sha256(&self) -> [u8; 32] {
-        self.file_sha256
+        *self.file_sha256.get_or_init(|| Sha256::digest(self.data()).into())
     }
 
     /// SHA-256 of the whole file, lower-case hex.
     pub fn file_sha256_hex(&self) -> String {
-        hex::encode(self.file_sha256)
+        hex::encode(self.file_sha256())
     }
 
     /// File size in bytes.

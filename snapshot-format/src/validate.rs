@@ -44,29 +44,33 @@ fn strictly_sorted<'a, T, K: Ord + 'a>(items: &'a [T], key: impl Fn(&'a T) -> K)
     items.windows(2).all(|w| key(&w[0]) < key(&w[1]))
 }
 
-fn check_net(n: &ArchivedNetRec, what: &str) -> R {
+fn check_net(n: &ArchivedNetRec, what: &dyn Fn() -> String) -> R {
     ensure!(
         Prefix::from_raw(n.addr, n.len, n.v4).is_some(),
-        "{what}: network with length {} is not canonical (host bits set or length out of range)",
+        "{}: network with length {} is not canonical (host bits set or length out of range)",
+        what(),
         n.len
     );
     Ok(())
 }
 
-fn check_host_list(p: &ArchivedPayload, span: &ArchivedSpan, what: &str) -> R {
+fn check_host_list(p: &ArchivedPayload, span: &ArchivedSpan, what: &dyn Fn() -> String) -> R {
     ensure!(
         span_ok(span, p.host_lists.len()),
-        "{what}: host list out of range"
+        "{}: host list out of range",
+        what()
     );
     let list = span_of(&p.host_lists, span);
     ensure!(
         list.iter()
             .all(|h| (h.to_native() as usize) < p.hosts.len()),
-        "{what}: host index out of range"
+        "{}: host index out of range",
+        what()
     );
     ensure!(
         strictly_sorted(list, |h| h.to_native()),
-        "{what}: host list not sorted or has duplicates"
+        "{}: host list not sorted or has duplicates",
+        what()
     );
     Ok(())
 }
@@ -116,45 +120,53 @@ fn check_hosts(p: &ArchivedPayload, known_country: &dyn Fn(&[u8; 2]) -> bool) ->
         "hosts not sorted by id or duplicated"
     );
     for h in p.hosts.iter() {
-        let what = format!("host {} ({})", h.id, h.name);
+        let what = || format!("host {} ({})", h.id, h.name);
         ensure!(
             is_code(&h.country) && known_country(&h.country),
-            "{what}: country has no continent"
+            "{}: country has no continent",
+            what()
         );
         ensure!(
             (1..=10_000).contains(&h.bandwidth.to_native()),
-            "{what}: bandwidth out of 1..10000"
+            "{}: bandwidth out of 1..10000",
+            what()
         );
         ensure!(
             strictly_sorted(&h.peer_asns, |a| a.to_native()),
-            "{what}: peer ASNs not sorted"
+            "{}: peer ASNs not sorted",
+            what()
         );
         ensure!(
             strictly_sorted(&h.allowed_countries, |c| *c),
-            "{what}: allowed countries not sorted"
+            "{}: allowed countries not sorted",
+            what()
         );
         ensure!(
             h.allowed_countries.iter().all(is_code),
-            "{what}: bad allowed country"
+            "{}: bad allowed country",
+            what()
         );
         for n in h.netblocks.iter() {
             check_net(n, &what)?;
         }
         ensure!(
             strictly_sorted(&h.netblocks, |n| (n.addr, n.len, n.v4)),
-            "{what}: netblocks not sorted"
+            "{}: netblocks not sorted",
+            what()
         );
-        ensure!(!h.categories.is_empty(), "{what}: no host category");
+        ensure!(!h.categories.is_empty(), "{}: no host category", what());
         ensure!(
             strictly_sorted(&h.categories, |c| c.category.to_native()),
-            "{what}: categories not sorted"
+            "{}: categories not sorted",
+            what()
         );
         for hc in h.categories.iter() {
             ensure!(
                 (hc.category.to_native() as usize) < p.categories.len(),
-                "{what}: category out of range"
+                "{}: category out of range",
+                what()
             );
-            ensure!(!hc.urls.is_empty(), "{what}: host category without URL");
+            ensure!(!hc.urls.is_empty(), "{}: host category without URL", what());
             for u in hc.urls.iter() {
                 let url = u.url.as_str();
                 let ok = scheme::of_url(url) == Some(u.scheme)
@@ -164,11 +176,13 @@ fn check_hosts(p: &ArchivedPayload, known_country: &dyn Fn(&[u8; 2]) -> bool) ->
                     && url.bytes().all(|b| b.is_ascii_graphic());
                 ensure!(
                     ok,
-                    "{what}: URL {url:?} is not absolute http, https, ftp or rsync"
+                    "{}: URL {url:?} is not absolute http, https, ftp or rsync",
+                    what()
                 );
                 ensure!(
                     u.ipv4 <= family::YES && u.ipv6 <= family::YES,
-                    "{what}: bad family flag"
+                    "{}: bad family flag",
+                    what()
                 );
             }
         }
@@ -187,11 +201,13 @@ fn check_directories(p: &ArchivedPayload, known_country: &dyn Fn(&[u8; 2]) -> bo
             .all(|g| span_ok(&g.hosts, p.host_lists.len())),
         "country group out of range"
     );
+    // Most directories of a category share their lists (the builder interns
+    // them), so each distinct combination is checked once: this keeps loading
+    // a Fedora-scale snapshot (millions of carried pairs) fast.
+    let mut verified = std::collections::HashSet::new();
     for d in p.directories.iter() {
-        let what = format!("directory {}", d.name);
-        let cat = p.categories.get(d.category.to_native() as usize);
-        let Some(cat) = cat else {
-            return fail(format!("{what}: category out of range"));
+        let Some(cat) = p.categories.get(d.category.to_native() as usize) else {
+            return fail(format!("directory {}: category out of range", d.name));
         };
         let (name, topdir) = (d.name.as_str(), cat.topdir.as_str());
         let off = d.subpath_offset.to_native() as usize;
@@ -202,56 +218,83 @@ fn check_directories(p: &ArchivedPayload, known_country: &dyn Fn(&[u8; 2]) -> bo
                 && name.as_bytes().get(topdir.len()) == Some(&b'/')
                 && off == topdir.len() + 1
         };
-        ensure!(ok, "{what}: not below its category topdir {topdir:?}");
-        check_host_list(p, &d.by_host, &what)?;
-        check_host_list(p, &d.global, &what)?;
-        let by_host = span_of(&p.host_lists, &d.by_host);
-        let carried = |h: u32| by_host.binary_search_by(|x| x.to_native().cmp(&h)).is_ok();
-        for &h in span_of(&p.host_lists, &d.by_host) {
-            let host = &p.hosts[h.to_native() as usize];
-            let has = host.categories.iter().any(|c| c.category == d.category);
-            ensure!(
-                has,
-                "{what}: carrier {} has no URL for its category",
-                host.id
-            );
-        }
-        for &h in span_of(&p.host_lists, &d.global) {
-            let host = &p.hosts[h.to_native() as usize];
-            ensure!(
-                !host.private && carried(h.to_native()),
-                "{what}: global host {} is private or not a carrier",
-                host.id
-            );
-        }
         ensure!(
-            span_ok(&d.by_country, p.country_groups.len()),
-            "{what}: by_country out of range"
+            ok,
+            "directory {name}: not below its category topdir {topdir:?}"
         );
-        let groups = span_of(&p.country_groups, &d.by_country);
-        ensure!(
-            strictly_sorted(groups, |g| g.country),
-            "{what}: by_country not sorted"
-        );
-        for g in groups {
-            ensure!(
-                is_code(&g.country) && known_country(&g.country),
-                "{what}: bad by_country key"
-            );
-            check_host_list(p, &g.hosts, &what)?;
-            for &h in span_of(&p.host_lists, &g.hosts) {
-                let host = &p.hosts[h.to_native() as usize];
-                ensure!(
-                    host.country == g.country && !host.private && carried(h.to_native()),
-                    "{what}: by_country host {} misplaced",
-                    host.id
-                );
-            }
-        }
         ensure!(
             span_ok(&d.files, p.files.len()),
-            "{what}: files out of range"
+            "directory {name}: files out of range"
         );
+        let key = [
+            d.by_host.start.to_native(),
+            d.by_host.len.to_native(),
+            d.global.start.to_native(),
+            d.global.len.to_native(),
+            d.by_country.start.to_native(),
+            d.by_country.len.to_native(),
+            d.category.to_native(),
+        ];
+        if verified.insert(key) {
+            check_directory_lists(p, d, known_country)?;
+        }
+    }
+    Ok(())
+}
+
+/// by_host, global and by_country of one directory: in range, sorted, and
+/// consistent with each other and with the hosts (data-model.md §9).
+fn check_directory_lists(
+    p: &ArchivedPayload,
+    d: &ArchivedDirRec,
+    known_country: &dyn Fn(&[u8; 2]) -> bool,
+) -> R {
+    let what = format!("directory {}", d.name);
+    let name = || what.clone();
+    check_host_list(p, &d.by_host, &name)?;
+    check_host_list(p, &d.global, &name)?;
+    let by_host = span_of(&p.host_lists, &d.by_host);
+    let carried = |h: u32| by_host.binary_search_by(|x| x.to_native().cmp(&h)).is_ok();
+    for &h in by_host {
+        let host = &p.hosts[h.to_native() as usize];
+        let has = host.categories.iter().any(|c| c.category == d.category);
+        ensure!(
+            has,
+            "{what}: carrier {} has no URL for its category",
+            host.id
+        );
+    }
+    for &h in span_of(&p.host_lists, &d.global) {
+        let host = &p.hosts[h.to_native() as usize];
+        ensure!(
+            !host.private && carried(h.to_native()),
+            "{what}: global host {} is private or not a carrier",
+            host.id
+        );
+    }
+    ensure!(
+        span_ok(&d.by_country, p.country_groups.len()),
+        "{what}: by_country out of range"
+    );
+    let groups = span_of(&p.country_groups, &d.by_country);
+    ensure!(
+        strictly_sorted(groups, |g| g.country),
+        "{what}: by_country not sorted"
+    );
+    for g in groups {
+        ensure!(
+            is_code(&g.country) && known_country(&g.country),
+            "{what}: bad by_country key"
+        );
+        check_host_list(p, &g.hosts, &name)?;
+        for &h in span_of(&p.host_lists, &g.hosts) {
+            let host = &p.hosts[h.to_native() as usize];
+            ensure!(
+                host.country == g.country && !host.private && carried(h.to_native()),
+                "{what}: by_country host {} misplaced",
+                host.id
+            );
+        }
     }
     Ok(())
 }
@@ -280,21 +323,24 @@ fn check_files(p: &ArchivedPayload) -> R {
         "file details not all reachable from their directories"
     );
     for f in p.files.iter() {
-        let what = format!("file {} of directory {}", f.name, f.dir);
+        let what = || format!("file {} of directory {}", f.name, f.dir);
         ensure!(
             !f.name.is_empty() && !f.name.contains('/'),
-            "{what}: bad name"
+            "{}: bad name",
+            what()
         );
         ensure!(
             f.versions.len.to_native() > 0 && span_ok(&f.versions, p.versions.len()),
-            "{what}: versions out of range"
+            "{}: versions out of range",
+            what()
         );
         let versions = span_of(&p.versions, &f.versions);
         ensure!(
             versions
                 .windows(2)
                 .all(|w| w[0].timestamp.to_native() >= w[1].timestamp.to_native()),
-            "{what}: history not newest first"
+            "{}: history not newest first",
+            what()
         );
         for v in versions {
             let digests = [
@@ -305,13 +351,15 @@ fn check_files(p: &ArchivedPayload) -> R {
             ];
             ensure!(
                 digests.iter().any(|(d, _)| d.is_some()),
-                "{what}: a version without digest"
+                "{}: a version without digest",
+                what()
             );
             for (d, len) in digests {
                 if let Some(d) = d {
                     ensure!(
                         is_hex(d.as_str(), len),
-                        "{what}: digest is not {len} lower-case hex digits"
+                        "{}: digest is not {len} lower-case hex digits",
+                        what()
                     );
                 }
             }
@@ -327,12 +375,12 @@ fn check_repositories(p: &ArchivedPayload) -> R {
     );
     let ndirs = p.directories.len();
     for r in p.repo_map.iter() {
-        let what = format!("repository {}/{}", r.prefix, r.arch);
+        let what = || format!("repository {}/{}", r.prefix, r.arch);
         let dir = r.dir.to_native() as usize;
-        ensure!(dir < ndirs, "{what}: directory out of range");
+        ensure!(dir < ndirs, "{}: directory out of range", what());
         let rd = r.repodata.to_native();
         if rd != NONE {
-            ensure!((rd as usize) < ndirs, "{what}: repodata out of range");
+            ensure!((rd as usize) < ndirs, "{}: repodata out of range", what());
             let (dname, rname) = (
                 p.directories[dir].name.as_str(),
                 p.directories[rd as usize].name.as_str(),
@@ -342,7 +390,7 @@ fn check_repositories(p: &ArchivedPayload) -> R {
             } else {
                 rname.strip_prefix(dname) == Some("/repodata")
             };
-            ensure!(ok, "{what}: repodata directory does not match");
+            ensure!(ok, "{}: repodata directory does not match", what());
         }
     }
     ensure!(
@@ -375,15 +423,15 @@ fn check_network(p: &ArchivedPayload, known_country: &dyn Fn(&[u8; 2]) -> bool) 
         "netblock map not sorted or duplicated"
     );
     for n in p.netblocks.iter() {
-        check_net(&n.prefix, "netblock map")?;
-        check_host_list(p, &n.hosts, "netblock map")?;
+        check_net(&n.prefix, &|| "netblock map".into())?;
+        check_host_list(p, &n.hosts, &|| "netblock map".into())?;
     }
     ensure!(
         strictly_sorted(&p.asn_map, |a| a.asn.to_native()),
         "ASN map not sorted or duplicated"
     );
     for a in p.asn_map.iter() {
-        check_host_list(p, &a.hosts, "ASN map")?;
+        check_host_list(p, &a.hosts, &|| "ASN map".into())?;
     }
     ensure!(
         strictly_sorted(&p.netblock_countries, |n| (
@@ -394,7 +442,7 @@ fn check_network(p: &ArchivedPayload, known_country: &dyn Fn(&[u8; 2]) -> bool) 
         "netblock→country overrides not sorted or duplicated"
     );
     for n in p.netblock_countries.iter() {
-        check_net(&n.prefix, "netblock→country override")?;
+        check_net(&n.prefix, &|| "netblock→country override".into())?;
         ensure!(
             known_country(&n.country),
             "netblock→country override: country has no continent"

@@ -4,7 +4,7 @@
 
 use super::date::http_date;
 use super::escape::{xml_escape, xml_escape_bytes};
-use super::url::{scheme, write_url_xml};
+use super::url::{UrlWriter, scheme};
 use super::{FileVersionRef, HostUrls, MetalinkFile, indent, push_i64, push_u64};
 
 /// Appends the first two lines of E57, shared with the failure document (E61).
@@ -41,6 +41,7 @@ pub fn metalink3(out: &mut Vec<u8>, pubdate_unix: i64, file: &MetalinkFile, host
         out.extend_from_slice(b"   </mm0:alternates>\n");
     }
     out.extend_from_slice(b"   <resources maxconnections=\"1\">\n");
+    let mut urls = UrlWriter::new(true);
     for (position, host) in (1u64..).zip(hosts) {
         let preference = 101u64.saturating_sub(position).max(1);
         let country = host.country.map(|b| b.to_ascii_uppercase());
@@ -58,7 +59,7 @@ pub fn metalink3(out: &mut Vec<u8>, pubdate_unix: i64, file: &MetalinkFile, host
                 out.extend_from_slice(b"\" mm0:private=\"True");
             }
             out.extend_from_slice(b"\">");
-            write_url_xml(out, url);
+            urls.write(out, url);
             out.extend_from_slice(b"</url>\n");
         }
     }

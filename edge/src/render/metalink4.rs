@@ -3,7 +3,7 @@
 
 use super::date::rfc3339;
 use super::escape::{xml_escape, xml_escape_bytes};
-use super::url::write_url_xml;
+use super::url::UrlWriter;
 use super::{HostUrls, MetalinkFile, push_u64};
 
 /// Appends the first two lines of E62, shared with the failure document (E61).
@@ -48,6 +48,7 @@ pub fn metalink4(out: &mut Vec<u8>, published_unix: i64, file: &MetalinkFile, ho
             out.extend_from_slice(b"</hash>\n");
         }
     }
+    let mut urls = UrlWriter::new(true);
     for (position, host) in (1u64..).zip(hosts) {
         let country = host.country.map(|b| b.to_ascii_lowercase());
         for url in host.urls {
@@ -56,7 +57,7 @@ pub fn metalink4(out: &mut Vec<u8>, published_unix: i64, file: &MetalinkFile, ho
             out.extend_from_slice(b"\" priority=\"");
             push_u64(out, position);
             out.extend_from_slice(b"\">");
-            write_url_xml(out, url);
+            urls.write(out, url);
             out.extend_from_slice(b"</url>\n");
         }
     }

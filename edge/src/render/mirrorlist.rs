@@ -1,7 +1,7 @@
 //! The plain mirrorlist (E63): a comment header dnf skips, then one URL per line. Scripts and
 //! people read the header, so its words match the reference's (E34, E50).
 
-use super::url::write_url;
+use super::url::UrlWriter;
 use super::{HostUrls, Identity, MirrorlistHeader, TierWord, push_i64, push_u64};
 
 /// Appends the E34 identity, `# repo = R arch = A ` or `# path = P ` (trailing space, no
@@ -54,8 +54,9 @@ pub fn mirrorlist(
         push_i64(out, created_at);
         out.push(b'\n');
     }
+    let mut urls = UrlWriter::new(false);
     for url in hosts.iter().flat_map(|host| host.urls) {
-        write_url(out, url);
+        urls.write(out, url);
         out.push(b'\n');
     }
 }
