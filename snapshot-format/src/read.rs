@@ -77,10 +77,17 @@ impl Snapshot {
 
     /// Reads and validates a snapshot file into aligned memory (no mapping).
     pub fn read_file(path: &std::path::Path) -> Result<Snapshot, SnapshotError> {
-        let data = std::fs::read(path)
-            .map_err(|e| SnapshotError::Io(format!("{}: {e}", path.display())))?;
-        let mut aligned = AlignedVec::<16>::with_capacity(data.len());
-        aligned.extend_from_slice(&data);
+        use std::io::Read;
+        let io = |e: std::io::Error| SnapshotError::Io(format!("{}: {e}", path.display()));
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let len = usize::try_from(len)
+            .map_err(|_| SnapshotError::Io(format!("{}: too large", path.display())))?;
+        // Straight into aligned memory: no second copy, no second peak.
+        let mut aligned = AlignedVec::<16>::with_capacity(len);
+        aligned.resize(len, 0);
+        file.read_exact(&mut aligned).map_err(io)?;
+        // A file that grew while being read is read again at the next change.
         Snapshot::from_owner(aligned)
     }
 
@@ -107,7 +114,9 @@ impl Snapshot {
 
     /// SHA-256 of the whole file (the manifest's and the object key's hash).
     pub fn file_sha256(&self) -> [u8; 32] {
-        *self.file_sha256.get_or_init(|| Sha256::digest(self.data()).into())
+        *self
+            .file_sha256
+            .get_or_init(|| Sha256::digest(self.data()).into())
     }
 
     /// SHA-256 of the whole file, lower-case hex.
