@@ -18,7 +18,8 @@ cat >&2 <<MSG
 == edge listening on http://$LISTEN  (Ctrl-C to stop)
    curl 'http://$LISTEN/mirrorlist?repo=fedora-40&arch=x86_64'
    curl 'http://$LISTEN/metalink?repo=updates-released-f40&arch=x86_64'
+   curl 'http://$LISTEN/mirrorlist?repo=fedora-40&arch=x86_64&ip=198.51.100.7'   # inside the private mirror's netblock
    curl 'http://$LISTEN/mirrorlist?repo=fedora-40&arch=x86_64&explain=1'
    curl 'http://$LISTEN/snapshot'; curl 'http://$LISTEN/metrics'
 MSG
-exec "$bin/mirrorfleet-edge" --snapshot data/snapshot.mfs --listen "$LISTEN"
+exec "$bin/mirrorfleet-edge" --snapshot data/snapshot.mfs --listen "$LISTEN" --config examples/edge.toml
