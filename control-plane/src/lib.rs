@@ -2,5 +2,6 @@
 //! the prefix→ASN table reader and `snapshot build`/`inspect`.
 
 pub mod asn_table;
+pub mod db;
 pub mod inventory;
 pub mod snapshot_cmd;
