@@ -8,102 +8,12 @@
 //! otherwise.
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use mirrorfleet_control::db::{Backend, ConstraintKind, Database, DbError};
 use mirrorfleet_control::with_pool;
 
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-fn pg_base_url() -> String {
-    std::env::var("MIRRORFLEET_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_string())
-}
-
-fn unique_suffix() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        nanos % 1_000_000_000_000,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn with_search_path(base: &str, schema: &str) -> String {
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-c%20search_path%3D{schema}")
-}
-
-/// A fresh PostgreSQL schema, dropped when the guard goes away (also when the test panics).
-struct PgSchema {
-    name: String,
-    base_url: String,
-}
-
-impl PgSchema {
-    fn url(&self) -> String {
-        with_search_path(&self.base_url, &self.name)
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let base = self.base_url.clone();
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime: use a thread with its own small runtime.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(db) = Database::connect_with(&base, 1).await {
-                    let _ = db
-                        .execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                        .await;
-                    db.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// Reaches PostgreSQL and reserves a schema name (`create`: also creates the schema). `None`
-/// (after a loud SKIP line) when the server is unreachable outside CI; a panic under CI.
-async fn pg_schema(create: bool) -> Option<PgSchema> {
-    let base_url = pg_base_url();
-    let admin = match Database::connect_with(&base_url, 1).await {
-        Ok(db) => db,
-        Err(e) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("PostgreSQL is required under CI=true but unreachable: {e}");
-            }
-            // Straight to the process's stderr, past the test harness's output capture.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** SKIP: PostgreSQL test not run: {e}\n*** start it with: \
-                 pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"
-            );
-            return None;
-        }
-    };
-    let name = format!("mf_test_{}", unique_suffix());
-    if create {
-        admin
-            .execute(&format!("CREATE SCHEMA {name}"))
-            .await
-            .expect("create test schema");
-    }
-    admin.close().await;
-    Some(PgSchema { name, base_url })
-}
+mod support;
+use support::*;
 
 /// Every table of data-model.md §2–§6 and the operational records.
 const TABLES: &[&str] = &[
