@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mirrorfleet_control::db_cmd;
 use mirrorfleet_control::snapshot_cmd::{self, BuildArgs, Reported};
 
 /// mirrorfleet control plane.
@@ -14,15 +15,44 @@ use mirrorfleet_control::snapshot_cmd::{self, BuildArgs, Reported};
     about = "mirrorfleet control plane: inventories, snapshots, publishing"
 )]
 struct Cli {
+    /// Database URL: sqlite://PATH or postgres://… [default: $MIRRORFLEET__DATABASE__URL, else sqlite://data/mirrorfleet.db]
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create the database schema and the installation (id, countries, arches); idempotent.
+    Init {
+        /// Keep an existing installation id (e.g. when re-creating a control plane for the same edges).
+        #[arg(long, value_name = "UUID")]
+        installation_id: Option<String>,
+    },
+    /// Apply pending schema migrations.
+    Migrate,
+    /// Import data into the database.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Build and inspect snapshot files.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Reconcile the database to an inventory file, in one transaction (data-model.md §11).
+    Inventory {
+        /// The inventory file.
+        file: PathBuf,
+        /// Print what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Treat inventory warnings as errors.
+        #[arg(long)]
+        strict: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -60,7 +90,28 @@ enum SnapshotCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let url = db_cmd::database_url(cli.database_url.as_deref());
     let result = match cli.command {
+        Command::Init { installation_id } => block_on(db_cmd::initialise(
+            &url,
+            installation_id.as_deref(),
+            &mut std::io::stdout(),
+        ))
+        .map(|_| 0),
+        Command::Migrate => block_on(db_cmd::migrate(&url, &mut std::io::stdout())).map(|_| 0),
+        Command::Import(ImportCommand::Inventory {
+            file,
+            dry_run,
+            strict,
+        }) => block_on(db_cmd::import(
+            &url,
+            &file,
+            dry_run,
+            strict,
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        ))
+        .map(|_| 0),
         Command::Snapshot(SnapshotCommand::Build {
             inventory,
             out,
@@ -92,8 +143,30 @@ fn main() -> ExitCode {
                 eprintln!("mirrorfleet: {}", r.message);
                 return ExitCode::from(r.status);
             }
-            eprintln!("mirrorfleet: {e:#}");
+            eprintln!("mirrorfleet: {}", error_chain(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// Runs a database command on a small runtime.
+fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
+}
+
+/// The error and its causes on one line, skipping a cause whose text the line already holds
+/// (several of our errors quote their source in their own message).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
 }

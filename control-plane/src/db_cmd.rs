@@ -1,0 +1,138 @@
+//! `mirrorfleet init`, `mirrorfleet migrate` and `mirrorfleet import inventory`: the
+//! database commands. The full configuration file (control-plane.md §10) comes later;
+//! the database is chosen by `--database-url`, else `MIRRORFLEET__DATABASE__URL`, else
+//! the embedded default `sqlite://data/mirrorfleet.db`.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::db::{Database, redact_url};
+use crate::inventory::parse_inventory;
+use crate::snapshot_cmd::Reported;
+use crate::store::import::{import_inventory, init};
+
+/// The embedded default database.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/mirrorfleet.db";
+
+/// The database URL: the flag, else the environment, else the default.
+pub fn database_url(flag: Option<&str>) -> String {
+    flag.map(str::to_string)
+        .or_else(|| {
+            std::env::var("MIRRORFLEET__DATABASE__URL")
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string())
+}
+
+async fn open(url: &str) -> anyhow::Result<Database> {
+    // The error already names the URL and what to do.
+    Ok(Database::connect(url).await?)
+}
+
+/// `mirrorfleet migrate`: applies pending migrations.
+pub async fn migrate(url: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+    let db = open(url).await?;
+    db.migrate().await?;
+    let applied = db.applied_migrations().await?;
+    writeln!(
+        out,
+        "{}: schema up to date ({} migrations applied)",
+        redact_url(url),
+        applied.len()
+    )?;
+    db.close().await;
+    Ok(())
+}
+
+/// `mirrorfleet init`: migrates, then creates the installation (id, countries, arches).
+pub async fn initialise(
+    url: &str,
+    installation_id: Option<&str>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let id = match installation_id {
+        Some(text) => {
+            let parsed = uuid::Uuid::parse_str(text)
+                .with_context(|| format!("--installation-id: {text:?} is not a UUID"))?;
+            Some(*parsed.as_bytes())
+        }
+        None => None,
+    };
+    let db = open(url).await?;
+    db.migrate().await?;
+    let report = init(&db, id).await?;
+    if report.created {
+        writeln!(
+            out,
+            "{}: initialised installation {} ({} countries, {} arches)",
+            redact_url(url),
+            report.installation_id,
+            report.countries_added,
+            report.arches_added
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{}: already initialised as installation {}",
+            redact_url(url),
+            report.installation_id
+        )?;
+    }
+    db.close().await;
+    Ok(())
+}
+
+/// `mirrorfleet import inventory FILE [--dry-run] [--strict]`: all or nothing.
+pub async fn import(
+    url: &str,
+    file: &Path,
+    dry_run: bool,
+    strict: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let name = file.display().to_string();
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read inventory {name}"))?;
+    let (inventory, warnings) = match parse_inventory(&name, &text) {
+        Ok(ok) => ok,
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                writeln!(err, "{d}")?;
+            }
+            let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+            return Err(Reported {
+                status: 2,
+                message: format!("{name}: {errors} error(s); nothing imported"),
+            }
+            .into());
+        }
+    };
+    for w in &warnings {
+        writeln!(err, "{w}")?;
+    }
+    if strict && !warnings.is_empty() {
+        return Err(Reported {
+            status: 2,
+            message: format!(
+                "{name}: {} warning(s) and --strict; nothing imported",
+                warnings.len()
+            ),
+        }
+        .into());
+    }
+    let db = open(url).await?;
+    db.migrate().await?;
+    let report = import_inventory(&db, &inventory, dry_run)
+        .await
+        .with_context(|| format!("importing {name}"))?;
+    write!(out, "{report}")?;
+    if !report.to_string().ends_with('\n') {
+        writeln!(out)?;
+    }
+    db.close().await;
+    Ok(())
+}

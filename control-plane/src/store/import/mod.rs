@@ -1,0 +1,344 @@
+//! `mirrorfleet init` and `mirrorfleet import inventory` (data-model.md §11.1,
+//! control-plane.md §8.3): the database is reconciled to an inventory file by natural keys, in
+//! one transaction, all or nothing.
+//!
+//! Code map: this file holds the report, `init` and the order of the steps; `content` the
+//! products, versions, arches, categories and directories; `repos` the repositories, file
+//! details, redirects, disabled repositories and geography; `mirrors` the users, sites and hosts;
+//! `host_children` everything below a host.
+//!
+//! `meta.generation` is bumped once, in the same transaction, when any write changed a field
+//! that drives selection (a ✔ field of data-model.md, or a row holding one); a re-import of the
+//! same file writes nothing.
+
+mod content;
+mod host_children;
+mod mirrors;
+mod repos;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io::Read;
+
+use crate::db::Database;
+use crate::inventory::Inventory;
+use crate::store::{StoreError, Tx};
+use crate::with_pool;
+use crate::with_tx;
+
+/// The arches `init` creates (control-plane-decisions.md D13).
+pub const SEED_ARCHES: &[&str] = &[
+    "x86_64", "aarch64", "ppc64le", "s390x", "i386", "armhfp", "noarch", "source",
+];
+
+/// What `init` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InitReport {
+    /// The installation id (UUID text, lower case), new or existing.
+    pub installation_id: String,
+    /// True when this call created the `meta` row.
+    pub created: bool,
+    /// Countries added to `country`.
+    pub countries_added: u64,
+    /// Arches added.
+    pub arches_added: u64,
+}
+
+/// Creates the `meta` row (with `installation_id`, else a random version-4 UUID) and seeds
+/// countries and arches. Idempotent: existing rows are left alone.
+pub async fn init(
+    db: &Database,
+    installation_id: Option<[u8; 16]>,
+) -> Result<InitReport, StoreError> {
+    let bytes = match installation_id {
+        Some(b) => b,
+        None => random_bytes()?,
+    };
+    let id = match installation_id {
+        Some(b) => uuid::Uuid::from_bytes(b),
+        None => uuid::Builder::from_random_bytes(bytes).into_uuid(),
+    }
+    .hyphenated()
+    .to_string();
+    let mut tx = Tx::begin(db).await?;
+    let created = with_tx!(&mut tx, c => sqlx::query(
+        "INSERT INTO meta (id, installation_id, generation) VALUES (1, $1, 0) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&id)
+    .execute(&mut *c)
+    .await?
+    .rows_affected())
+        == 1;
+    let mut countries_added = 0;
+    for country in mirrorfleet_snapshot::countries::COUNTRIES {
+        countries_added += with_tx!(&mut tx, c => sqlx::query(
+            "INSERT INTO country (code, name, continent) VALUES ($1, $2, $3) \
+             ON CONFLICT (code) DO NOTHING",
+        )
+        .bind(country.code)
+        .bind(country.name)
+        .bind(country.continent)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    }
+    let mut arches_added = 0;
+    for arch in SEED_ARCHES {
+        arches_added += with_tx!(&mut tx, c => sqlx::query(
+            "INSERT INTO arch (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(*arch)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    }
+    tx.commit().await?;
+    let installation_id: String = with_pool!(db, pool => sqlx::query_scalar(
+        "SELECT installation_id FROM meta WHERE id = 1",
+    )
+    .fetch_one(pool)
+    .await?);
+    Ok(InitReport {
+        installation_id,
+        created,
+        countries_added,
+        arches_added,
+    })
+}
+
+fn random_bytes() -> Result<[u8; 16], StoreError> {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(StoreError::Random)?;
+    Ok(bytes)
+}
+
+/// The object types an import reports on, in report order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ObjectKind {
+    Product,
+    Version,
+    Arch,
+    Category,
+    Directory,
+    CategoryDirectory,
+    Repository,
+    FileDetail,
+    RepositoryRedirect,
+    DisabledRepository,
+    ContinentOverride,
+    NetblockCountry,
+    User,
+    Site,
+    SiteOwner,
+    Host,
+    HostNetblock,
+    HostPeerAsn,
+    HostAllowedCountry,
+    HostCategory,
+    HostCategoryUrl,
+    HostCategoryDir,
+}
+
+impl ObjectKind {
+    /// The table name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectKind::Product => "product",
+            ObjectKind::Version => "version",
+            ObjectKind::Arch => "arch",
+            ObjectKind::Category => "category",
+            ObjectKind::Directory => "directory",
+            ObjectKind::CategoryDirectory => "category_directory",
+            ObjectKind::Repository => "repository",
+            ObjectKind::FileDetail => "file_detail",
+            ObjectKind::RepositoryRedirect => "repository_redirect",
+            ObjectKind::DisabledRepository => "disabled_repository",
+            ObjectKind::ContinentOverride => "continent_override",
+            ObjectKind::NetblockCountry => "netblock_country",
+            ObjectKind::User => "user",
+            ObjectKind::Site => "site",
+            ObjectKind::SiteOwner => "site_owner",
+            ObjectKind::Host => "host",
+            ObjectKind::HostNetblock => "host_netblock",
+            ObjectKind::HostPeerAsn => "host_peer_asn",
+            ObjectKind::HostAllowedCountry => "host_allowed_country",
+            ObjectKind::HostCategory => "host_category",
+            ObjectKind::HostCategoryUrl => "host_category_url",
+            ObjectKind::HostCategoryDir => "host_category_dir",
+        }
+    }
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Rows created, updated and deleted of one object type. Deletions are the rows the import
+/// deleted itself; rows removed by a cascade from a deleted parent are not counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub created: u64,
+    pub updated: u64,
+    pub deleted: u64,
+}
+
+/// What an import changed (or, in a dry run, would change).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Per object type; types without changes are absent.
+    pub changes: BTreeMap<ObjectKind, Counts>,
+    /// `meta.generation` before the import.
+    pub generation_before: i64,
+    /// `meta.generation` after it (the same when nothing that drives selection changed).
+    pub generation_after: i64,
+    /// True when nothing was written (the transaction was rolled back).
+    pub dry_run: bool,
+}
+
+impl ImportReport {
+    /// True when the file matched the database.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// The counts of one type (zero when unchanged).
+    pub fn counts(&self, kind: ObjectKind) -> Counts {
+        self.changes.get(&kind).copied().unwrap_or_default()
+    }
+}
+
+impl fmt::Display for ImportReport {
+    /// One line per changed type, then the generation.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.changes.is_empty() {
+            writeln!(f, "no changes")?;
+        }
+        for (kind, c) in &self.changes {
+            writeln!(
+                f,
+                "{kind}: {} created, {} updated, {} deleted",
+                c.created, c.updated, c.deleted
+            )?;
+        }
+        let verb = if self.dry_run { "would be" } else { "is" };
+        write!(
+            f,
+            "generation {} {verb} {}",
+            self.generation_before, self.generation_after
+        )
+    }
+}
+
+/// Reconciles the database to `inv` in one transaction (data-model.md §11.1). `inv` must come
+/// from [`crate::inventory::parse_inventory`] without errors. With `dry_run`, the report is
+/// computed the same way and the transaction rolled back.
+pub async fn import_inventory(
+    db: &Database,
+    inv: &Inventory,
+    dry_run: bool,
+) -> Result<ImportReport, StoreError> {
+    let mut tx = Tx::begin(db).await?;
+    let generation: Option<i64> = with_tx!(&mut tx, c => sqlx::query_scalar(
+        // A write first: it takes SQLite's write lock at once (a deferred transaction that
+        // reads first can fail to upgrade) and locks the meta row on PostgreSQL, so imports and
+        // other generation bumps run one after the other.
+        "UPDATE meta SET generation = generation WHERE id = 1 \
+         RETURNING CAST(generation AS BIGINT)",
+    )
+    .fetch_optional(&mut *c)
+    .await?);
+    let Some(generation_before) = generation else {
+        tx.rollback().await?;
+        return Err(StoreError::NotInitialised);
+    };
+    let mut im = Importer {
+        tx,
+        inv,
+        report: ImportReport {
+            generation_before,
+            generation_after: generation_before,
+            dry_run,
+            ..ImportReport::default()
+        },
+        selection_changed: false,
+        products: HashMap::new(),
+        arches: HashMap::new(),
+        categories: HashMap::new(),
+        directories: HashMap::new(),
+    };
+    // Any error drops `im.tx`, which rolls the transaction back.
+    im.run().await?;
+    if im.selection_changed {
+        with_tx!(&mut im.tx, c => sqlx::query(
+            "UPDATE meta SET generation = generation + 1 WHERE id = 1",
+        )
+        .execute(&mut *c)
+        .await?
+                    .rows_affected());
+        im.report.generation_after = generation_before + 1;
+    }
+    if dry_run {
+        im.tx.rollback().await?;
+    } else {
+        im.tx.commit().await?;
+    }
+    Ok(im.report)
+}
+
+/// One import in progress: the transaction, the report and the ids resolved so far.
+struct Importer<'a> {
+    tx: Tx,
+    inv: &'a Inventory,
+    report: ImportReport,
+    /// Some write changed a field that drives selection.
+    selection_changed: bool,
+    /// product name key → id.
+    products: HashMap<String, i64>,
+    /// arch name → id.
+    arches: HashMap<String, i64>,
+    /// category name key → (id, product id, topdir).
+    categories: HashMap<String, (i64, i64, String)>,
+    /// directory name → id.
+    directories: HashMap<String, i64>,
+}
+
+/// How a row changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Change {
+    Created,
+    Updated,
+    Deleted,
+}
+
+impl Importer<'_> {
+    async fn run(&mut self) -> Result<(), StoreError> {
+        self.delete_categories().await?;
+        self.products_and_versions().await?;
+        self.arches().await?;
+        self.categories().await?;
+        self.directories().await?;
+        self.repositories().await?;
+        self.file_details().await?;
+        self.redirects_and_disabled().await?;
+        self.geography().await?;
+        self.delete_products().await?;
+        self.sites_and_hosts().await?;
+        Ok(())
+    }
+
+    /// Records one change; `selection`: it touched a field that drives selection.
+    fn note(&mut self, kind: ObjectKind, change: Change, selection: bool) {
+        let c = self.report.changes.entry(kind).or_default();
+        match change {
+            Change::Created => c.created += 1,
+            Change::Updated => c.updated += 1,
+            Change::Deleted => c.deleted += 1,
+        }
+        self.selection_changed |= selection;
+    }
+}
