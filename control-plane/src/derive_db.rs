@@ -21,10 +21,11 @@ use mirrorfleet_snapshot::model::{
     self as snap, Code, FileDetails, FileVersion, Identity, Inputs, Policy, RepoEntry, SnapshotData,
 };
 use mirrorfleet_snapshot::net::Prefix;
-use sqlx::{Postgres, Sqlite, Transaction};
 
-use crate::db::{Database, DbPool};
+use crate::db::Database;
 use crate::inventory::PRODUCER_NAME;
+use crate::store::Tx;
+use crate::with_tx;
 
 /// Rows of `host_category_dir` read per page.
 pub const HCD_PAGE: i64 = 200_000;
@@ -191,57 +192,12 @@ pub enum DeriveError {
     Query(#[from] sqlx::Error),
 }
 
-/// A read transaction on either backend.
-enum ReadTx {
-    Sqlite(Transaction<'static, Sqlite>),
-    Postgres(Transaction<'static, Postgres>),
-}
-
-/// Runs `$body` with `$c` bound to the typed connection of the [`ReadTx`] `$tx`; compiled once
-/// per backend, so the SQL and the decoded types must suit both.
-macro_rules! read {
-    ($tx:expr, $c:ident => $body:expr) => {
-        match $tx {
-            ReadTx::Sqlite(t) => {
-                let $c: &mut sqlx::SqliteConnection = &mut **t;
-                $body
-            }
-            ReadTx::Postgres(t) => {
-                let $c: &mut sqlx::PgConnection = &mut **t;
-                $body
-            }
-        }
-    };
-}
-
-impl ReadTx {
-    async fn begin(db: &Database) -> Result<ReadTx, sqlx::Error> {
-        Ok(match db.pool() {
-            DbPool::Sqlite(pool) => ReadTx::Sqlite(pool.begin().await?),
-            DbPool::Postgres(pool) => {
-                let mut t = pool.begin().await?;
-                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    .execute(&mut *t)
-                    .await?;
-                ReadTx::Postgres(t)
-            }
-        })
-    }
-
-    async fn finish(self) -> Result<(), sqlx::Error> {
-        match self {
-            ReadTx::Sqlite(t) => t.rollback().await,
-            ReadTx::Postgres(t) => t.rollback().await,
-        }
-    }
-}
-
 /// Derives the logical snapshot of data-model.md §9 from `db`, in one read transaction.
 pub async fn derive_snapshot(db: &Database, opts: &DeriveOptions) -> Result<Derived, DeriveError> {
-    let mut tx = ReadTx::begin(db).await?;
+    let mut tx = Tx::begin_read(db).await?;
     let derived = derive_in(&mut tx, opts).await;
     // Read only: nothing to keep. A failed rollback after a good read changes nothing.
-    let _ = tx.finish().await;
+    let _ = tx.rollback().await;
     derived
 }
 
@@ -281,11 +237,11 @@ type RepoRow = (
     Option<String>,
 );
 
-async fn derive_in(tx: &mut ReadTx, opts: &DeriveOptions) -> Result<Derived, DeriveError> {
+async fn derive_in(tx: &mut Tx, opts: &DeriveOptions) -> Result<Derived, DeriveError> {
     let mut warnings = Vec::new();
 
     // ---- identity
-    let meta: Option<(String, i64)> = read!(tx, c => sqlx::query_as(
+    let meta: Option<(String, i64)> = with_tx!(tx, c => sqlx::query_as(
         "SELECT installation_id, CAST(generation AS BIGINT) FROM meta WHERE id = 1",
     )
     .fetch_optional(&mut *c)
@@ -306,7 +262,7 @@ async fn derive_in(tx: &mut ReadTx, opts: &DeriveOptions) -> Result<Derived, Der
     };
 
     // ---- categories
-    let category_rows: Vec<(i64, String, String)> = read!(tx, c => sqlx::query_as(
+    let category_rows: Vec<(i64, String, String)> = with_tx!(tx, c => sqlx::query_as(
         "SELECT id, name, topdir FROM category",
     )
     .fetch_all(&mut *c)
@@ -326,7 +282,7 @@ async fn derive_in(tx: &mut ReadTx, opts: &DeriveOptions) -> Result<Derived, Der
     categories.sort_by(|a, b| a.name.cmp(&b.name));
 
     // ---- active hosts
-    let host_rows: Vec<HostRow> = read!(tx, c => sqlx::query_as(
+    let host_rows: Vec<HostRow> = with_tx!(tx, c => sqlx::query_as(
         "SELECT h.id, h.name, h.country, CAST(h.bandwidth AS BIGINT), \
                 CAST(h.max_connections AS BIGINT), h.private, s.private, \
                 CAST(h.asn AS BIGINT), h.asn_clients \
@@ -360,7 +316,7 @@ async fn derive_in(tx: &mut ReadTx, opts: &DeriveOptions) -> Result<Derived, Der
     }
 
     // ---- public URLs, by host category, in (position, id) order
-    let url_rows: Vec<UrlRow> = read!(tx, c => sqlx::query_as(
+    let url_rows: Vec<UrlRow> = with_tx!(tx, c => sqlx::query_as(
         "SELECT hc.host_id, hc.id, hc.category_id, hc.always_up2date, u.url, u.ipv4, u.ipv6 \
          FROM host_category_url u JOIN host_category hc ON hc.id = u.host_category_id \
          WHERE NOT u.private \
@@ -402,7 +358,7 @@ async fn derive_in(tx: &mut ReadTx, opts: &DeriveOptions) -> Result<Derived, Der
     }
 
     // ---- peer ASNs, allowed countries, netblocks
-    let peers: Vec<(i64, i64)> = read!(tx, c => sqlx::query_as(
+    let peers: Vec<(i64, i64)> = with_tx!(tx, c => sqlx::query_as(
         "SELECT host_id, CAST(asn AS BIGINT) FROM host_peer_asn",
     )
     .fetch_all(&mut *c)
@@ -417,7 +373,7 @@ async fn derive_in(tx: &mut ReadTx, opts: &DeriveOptions) -> Result<Derived, Der
                 .insert(to_u32(asn, "host_peer_asn.asn")?);
         }
     }
-    let allowed: Vec<(i64, String)> = read!(tx, c => sqlx::query_as(
+    let allowed: Vec<(i64, String)> = with_tx!(tx, c => sqlx::query_as(
         "SELECT host_id, country FROM host_allowed_country",
     )
     .fetch_all(&mut *c)
@@ -431,7 +387,7 @@ async fn derive_in(tx: &mut ReadTx, opts: &DeriveOptions) -> Result<Derived, Der
             allowed_sets.entry(host_id).or_default().insert(cc);
         }
     }
-    let netblock_rows: Vec<(i64, String, Option<String>)> = read!(tx, c => sqlx::query_as(
+    let netblock_rows: Vec<(i64, String, Option<String>)> = with_tx!(tx, c => sqlx::query_as(
         "SELECT host_id, value, CAST(resolved AS TEXT) FROM host_netblock ORDER BY host_id, id",
     )
     .fetch_all(&mut *c)
@@ -503,7 +459,7 @@ async fn derive_in(tx: &mut ReadTx, opts: &DeriveOptions) -> Result<Derived, Der
     }
 
     // ---- directories: each served by its linked category with the longest topdir
-    let link_rows: Vec<(i64, i64, String)> = read!(tx, c => sqlx::query_as(
+    let link_rows: Vec<(i64, i64, String)> = with_tx!(tx, c => sqlx::query_as(
         "SELECT cd.directory_id, cd.category_id, d.name \
          FROM category_directory cd JOIN directory d ON d.id = cd.directory_id",
     )
@@ -566,7 +522,7 @@ async fn derive_in(tx: &mut ReadTx, opts: &DeriveOptions) -> Result<Derived, Der
     }
     let mut after = i64::MIN;
     loop {
-        let page: Vec<(i64, i64, i64)> = read!(tx, c => sqlx::query_as(
+        let page: Vec<(i64, i64, i64)> = with_tx!(tx, c => sqlx::query_as(
             "SELECT id, host_category_id, directory_id FROM host_category_dir \
              WHERE up2date AND id > $1 ORDER BY id LIMIT $2",
         )
@@ -600,7 +556,7 @@ async fn derive_in(tx: &mut ReadTx, opts: &DeriveOptions) -> Result<Derived, Der
     }
 
     // ---- file details, newest first by (timestamp desc, id desc)
-    let file_rows: Vec<FileRow> = read!(tx, c => sqlx::query_as(
+    let file_rows: Vec<FileRow> = with_tx!(tx, c => sqlx::query_as(
         "SELECT fd.directory_id, fd.filename, fd.timestamp, fd.size, \
                 fd.md5, fd.sha1, fd.sha256, fd.sha512 \
          FROM file_detail fd \
@@ -627,7 +583,7 @@ async fn derive_in(tx: &mut ReadTx, opts: &DeriveOptions) -> Result<Derived, Der
     }
 
     // ---- repo map
-    let repo_rows: Vec<RepoRow> = read!(tx, c => sqlx::query_as(
+    let repo_rows: Vec<RepoRow> = with_tx!(tx, c => sqlx::query_as(
         "SELECT r.id, r.prefix, a.name, r.directory_id, d.name, r.last_directory_name \
          FROM repository r JOIN arch a ON a.id = r.arch_id \
          LEFT JOIN directory d ON d.id = r.directory_id \
@@ -680,13 +636,13 @@ async fn derive_in(tx: &mut ReadTx, opts: &DeriveOptions) -> Result<Derived, Der
     repositories.sort();
 
     // ---- redirects, disabled prefixes
-    let mut redirects: Vec<(String, String)> = read!(tx, c => sqlx::query_as(
+    let mut redirects: Vec<(String, String)> = with_tx!(tx, c => sqlx::query_as(
         "SELECT from_prefix, to_prefix FROM repository_redirect",
     )
     .fetch_all(&mut *c)
     .await?);
     redirects.sort();
-    let mut disabled: Vec<String> = read!(tx, c => sqlx::query_scalar(
+    let mut disabled: Vec<String> = with_tx!(tx, c => sqlx::query_scalar(
         "SELECT prefix FROM disabled_repository",
     )
     .fetch_all(&mut *c)
@@ -695,7 +651,7 @@ async fn derive_in(tx: &mut ReadTx, opts: &DeriveOptions) -> Result<Derived, Der
     disabled.dedup();
 
     // ---- geography
-    let nc_rows: Vec<(String, String)> = read!(tx, c => sqlx::query_as(
+    let nc_rows: Vec<(String, String)> = with_tx!(tx, c => sqlx::query_as(
         "SELECT netblock, country FROM netblock_country",
     )
     .fetch_all(&mut *c)
@@ -709,7 +665,7 @@ async fn derive_in(tx: &mut ReadTx, opts: &DeriveOptions) -> Result<Derived, Der
         netblock_countries.push((prefix, cc));
     }
     netblock_countries.sort();
-    let continent_rows: Vec<(String, String, Option<String>)> = read!(tx, c => sqlx::query_as(
+    let continent_rows: Vec<(String, String, Option<String>)> = with_tx!(tx, c => sqlx::query_as(
         "SELECT c.code, c.continent, o.continent \
          FROM country c LEFT JOIN continent_override o ON o.country = c.code",
     )

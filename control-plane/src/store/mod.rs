@@ -62,6 +62,22 @@ impl Tx {
         })
     }
 
+    /// Begins a read-only transaction that sees one consistent state of the database:
+    /// on SQLite a deferred `BEGIN` (its first read fixes the snapshot), on PostgreSQL
+    /// `REPEATABLE READ, READ ONLY`. Finish it with [`Tx::rollback`].
+    pub async fn begin_read(db: &Database) -> Result<Tx, sqlx::Error> {
+        Ok(match db.pool() {
+            DbPool::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            DbPool::Postgres(pool) => {
+                let mut t = pool.begin().await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *t)
+                    .await?;
+                Tx::Postgres(t)
+            }
+        })
+    }
+
     /// Commits.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
