@@ -1,7 +1,7 @@
-//! `mirrorfleet init`, `mirrorfleet migrate` and `mirrorfleet import inventory`: the
-//! database commands. The full configuration file (control-plane.md §10) comes later;
-//! the database is chosen by `--database-url`, else `MIRRORFLEET__DATABASE__URL`, else
-//! the embedded default `sqlite://data/mirrorfleet.db`.
+//! `mirrorfleet init`, `mirrorfleet migrate`, `mirrorfleet import inventory` and
+//! `mirrorfleet export inventory`: the database commands. The full configuration file
+//! (control-plane.md §10) comes later; the database is chosen by `--database-url`, else
+//! `MIRRORFLEET__DATABASE__URL`, else the embedded default `sqlite://data/mirrorfleet.db`.
 
 use std::io::Write;
 use std::path::Path;
@@ -9,8 +9,9 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::db::{Database, redact_url};
+use crate::export::export_inventory;
 use crate::inventory::parse_inventory;
-use crate::snapshot_cmd::Reported;
+use crate::snapshot_cmd::{Reported, write_atomically};
 use crate::store::import::{import_inventory, init};
 
 /// The embedded default database.
@@ -125,7 +126,7 @@ pub async fn import(
         .into());
     }
     let db = open(url).await?;
-    db.migrate().await?;
+    db.prepare_schema().await?;
     let report = import_inventory(&db, &inventory, dry_run)
         .await
         .with_context(|| format!("importing {name}"))?;
@@ -134,5 +135,23 @@ pub async fn import(
         writeln!(out)?;
     }
     db.close().await;
+    Ok(())
+}
+
+/// `mirrorfleet export inventory [--out FILE]`: the database as an inventory file, on `out`
+/// (standard output) or written atomically to FILE.
+pub async fn export(url: &str, file: Option<&Path>, out: &mut dyn Write) -> anyhow::Result<()> {
+    let db = open(url).await?;
+    db.prepare_schema().await?;
+    let text = export_inventory(&db).await;
+    db.close().await;
+    let text = text.context("exporting the inventory")?;
+    match file {
+        Some(path) => write_atomically(path, text.as_bytes())?,
+        None => {
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+    }
     Ok(())
 }

@@ -1,11 +1,14 @@
 //! mirrorfleet control plane. For now: the inventory file (data-model.md §11), the
 //! prefix→ASN table reader, `snapshot build`/`inspect`, the database (`db`, `store`)
-//! and its commands (`db_cmd`: `init`, `migrate`, `import inventory`).
+//! and its commands (`db_cmd`: `init`, `migrate`, `import inventory`, `export inventory`).
 
 pub mod asn_table;
 pub mod db;
 pub mod db_cmd;
 pub mod derive_db;
+pub mod export;
 pub mod inventory;
+pub mod publish;
+pub mod publish_cmd;
 pub mod snapshot_cmd;
 pub mod store;

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mirrorfleet_control::db_cmd;
+use mirrorfleet_control::db::DbError;
 use mirrorfleet_control::snapshot_cmd::{self, BuildArgs, Reported};
+use mirrorfleet_control::{db_cmd, publish_cmd};
 
 /// mirrorfleet control plane.
 #[derive(Parser)]
@@ -35,9 +36,25 @@ enum Command {
     /// Import data into the database.
     #[command(subcommand)]
     Import(ImportCommand),
-    /// Build and inspect snapshot files.
+    /// Export data from the database.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Build, publish and inspect snapshots.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Build and publish a new snapshot version to the object store (control-plane.md §7).
+    /// Exit status: 0 published, 3 refused by a guard rail, 4 publishing on hold, 1 failure.
+    Publish {
+        /// Pass the guard rails (needs --reason).
+        #[arg(long)]
+        force: bool,
+        /// Why (recorded in the publish log).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Wait at most this long for the publisher lock [default: 5m].
+        #[arg(long, value_name = "DURATION")]
+        lock_timeout: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -52,6 +69,16 @@ enum ImportCommand {
         /// Treat inventory warnings as errors.
         #[arg(long)]
         strict: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Write the database as an inventory file (data-model.md §11); deterministic, no secrets.
+    Inventory {
+        /// Write to FILE (atomically) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -78,6 +105,18 @@ enum SnapshotCommand {
         #[arg(long)]
         strict: bool,
     },
+    /// Published versions: status, size, counts, creation time.
+    List,
+    /// Point the manifest back at a retained version and put publishing on hold.
+    Rollback {
+        /// The version to go back to.
+        version: u64,
+        /// Why (recorded in the hold reason and the publish log).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Lift the hold and publish a new version at once (guard rails included).
+    Resume,
     /// Validate a snapshot file completely and show what it holds.
     Inspect {
         /// The snapshot file.
@@ -112,6 +151,9 @@ fn main() -> ExitCode {
             &mut std::io::stderr(),
         ))
         .map(|_| 0),
+        Command::Export(ExportCommand::Inventory { out }) => {
+            block_on(db_cmd::export(&url, out.as_deref(), &mut std::io::stdout())).map(|_| 0)
+        }
         Command::Snapshot(SnapshotCommand::Build {
             inventory,
             out,
@@ -132,6 +174,28 @@ fn main() -> ExitCode {
                 .and_then(|_| snapshot_cmd::build_snapshot(&args, &mut std::io::stderr()))
                 .map(|_| 0)
         }
+        Command::Publish {
+            force,
+            reason,
+            lock_timeout,
+        } => block_on(publish_cmd::publish(
+            &url,
+            force,
+            reason.as_deref(),
+            lock_timeout.as_deref(),
+            &mut std::io::stdout(),
+        ))
+        .map(|_| 0),
+        Command::Snapshot(SnapshotCommand::List) => {
+            block_on(publish_cmd::list(&url, &mut std::io::stdout())).map(|_| 0)
+        }
+        Command::Snapshot(SnapshotCommand::Rollback { version, reason }) => block_on(
+            publish_cmd::rollback(&url, version, reason.as_deref(), &mut std::io::stdout()),
+        )
+        .map(|_| 0),
+        Command::Snapshot(SnapshotCommand::Resume) => {
+            block_on(publish_cmd::resume(&url, &mut std::io::stdout())).map(|_| 0)
+        }
         Command::Snapshot(SnapshotCommand::Inspect { file, json }) => {
             snapshot_cmd::inspect(&file, json, &mut std::io::stdout(), &mut std::io::stderr())
         }
@@ -142,6 +206,11 @@ fn main() -> ExitCode {
             if let Some(r) = e.downcast_ref::<Reported>() {
                 eprintln!("mirrorfleet: {}", r.message);
                 return ExitCode::from(r.status);
+            }
+            if let Some(pending @ DbError::PendingMigrations { .. }) = e.downcast_ref::<DbError>() {
+                // control-plane.md §2: only `init` and `migrate` change the schema.
+                eprintln!("mirrorfleet: {pending}");
+                return ExitCode::from(2);
             }
             eprintln!("mirrorfleet: {}", error_chain(&e));
             ExitCode::from(1)

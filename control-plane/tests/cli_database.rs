@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod support;
+
 fn mirrorfleet(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mirrorfleet"))
         .args(args)
@@ -98,4 +100,33 @@ fn unreachable_database_names_the_url_and_what_to_do() {
         t.contains("postgres://postgres@127.0.0.1:9/test") && t.contains("--database-url"),
         "{t}"
     );
+}
+
+#[tokio::test]
+async fn postgres_commands_refuse_pending_migrations_with_exit_2() {
+    let Some(schema) = support::pg_schema(true).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/inventory.json");
+    let url = schema.url();
+    let o = mirrorfleet(
+        dir.path(),
+        &["--database-url", &url, "import", "inventory", example],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("pending migrations") && text(&o).contains("mirrorfleet migrate"),
+        "{}",
+        text(&o)
+    );
+    let m = mirrorfleet(dir.path(), &["--database-url", &url, "migrate"]);
+    assert!(m.status.success(), "{}", text(&m));
+    let i = mirrorfleet(dir.path(), &["--database-url", &url, "init"]);
+    assert!(i.status.success(), "{}", text(&i));
+    let o = mirrorfleet(
+        dir.path(),
+        &["--database-url", &url, "import", "inventory", example],
+    );
+    assert!(o.status.success(), "{}", text(&o));
 }

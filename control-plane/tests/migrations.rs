@@ -441,3 +441,36 @@ async fn bad_urls_say_what_to_do() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn prepare_schema_migrates_sqlite_but_refuses_pending_postgres_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/prep.db", dir.path().display());
+    let db = Database::connect(&url).await.unwrap();
+    db.prepare_schema()
+        .await
+        .expect("SQLite is migrated by any command");
+    assert!(!db.applied_migrations().await.unwrap().is_empty());
+    db.close().await;
+
+    let Some(schema) = pg_schema(true).await else {
+        return;
+    };
+    let db = Database::connect(&schema.url()).await.unwrap();
+    let err = db
+        .prepare_schema()
+        .await
+        .expect_err("pending migrations on PostgreSQL");
+    let text = err.to_string();
+    assert!(
+        matches!(err, DbError::PendingMigrations { .. })
+            && text.contains("20261125000001")
+            && text.contains("mirrorfleet migrate"),
+        "{text}"
+    );
+    db.migrate().await.unwrap();
+    db.prepare_schema()
+        .await
+        .expect("nothing pending after migrate");
+    db.close().await;
+}

@@ -168,6 +168,10 @@ pub enum DbError {
     },
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+    #[error(
+        "the database schema has pending migrations ({pending}); run `mirrorfleet migrate` first"
+    )]
+    PendingMigrations { pending: String },
 }
 
 /// The kind of schema constraint a failed write violated.
@@ -382,6 +386,37 @@ impl Database {
                 },
             )
             .collect())
+    }
+
+    /// Makes the schema usable for a command other than `init` and `migrate`
+    /// (control-plane.md §2): SQLite, the embedded default, is migrated; on PostgreSQL
+    /// pending migrations are an error naming them, since only `init` and `migrate` may
+    /// change a production schema.
+    pub async fn prepare_schema(&self) -> Result<(), DbError> {
+        if self.backend() == Backend::Sqlite {
+            return self.migrate().await;
+        }
+        let applied: Vec<i64> = self
+            .applied_migrations()
+            .await?
+            .into_iter()
+            .filter(|m| m.success)
+            .map(|m| m.version)
+            .collect();
+        let pending: Vec<String> = self
+            .backend()
+            .migrations()
+            .into_iter()
+            .filter(|m| !applied.contains(&m.version))
+            .map(|m| format!("{} {}", m.version, m.description))
+            .collect();
+        if pending.is_empty() {
+            Ok(())
+        } else {
+            Err(DbError::PendingMigrations {
+                pending: pending.join(", "),
+            })
+        }
     }
 
     /// Runs one SQL statement without parameters; returns the number of rows affected.
