@@ -27,8 +27,7 @@ use crate::inventory::PRODUCER_NAME;
 use crate::store::Tx;
 use crate::with_tx;
 
-/// Rows of `host_category_dir` read per page.
-pub const HCD_PAGE: i64 = 200_000;
+pub use crate::store::HCD_PAGE;
 
 /// What a snapshot needs besides the database.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -520,36 +519,20 @@ async fn derive_in(tx: &mut Tx, opts: &DeriveOptions) -> Result<Derived, DeriveE
             dirs[i].carriers.push(hc.host_id);
         }
     }
-    let mut after = i64::MIN;
-    loop {
-        let page: Vec<(i64, i64, i64)> = with_tx!(tx, c => sqlx::query_as(
-            "SELECT id, host_category_id, directory_id FROM host_category_dir \
-             WHERE up2date AND id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(after)
-        .bind(HCD_PAGE)
-        .fetch_all(&mut *c)
-        .await?);
-        let n = page.len();
-        for (id, hc_id, dir_id) in page {
-            after = id;
-            let Some(hc) = carrying.get(&hc_id) else {
-                continue;
-            };
-            if hc.always_up2date {
-                continue; // already added
-            }
-            let Some(&i) = dir_index.get(&dir_id) else {
-                continue;
-            };
-            if dirs[i].category_id == hc.category_id {
-                dirs[i].carriers.push(hc.host_id);
-            }
+    crate::store::for_each_up2date_dir(tx, |hc_id, dir_id| {
+        let Some(hc) = carrying.get(&hc_id) else {
+            return;
+        };
+        if hc.always_up2date {
+            return; // already added
         }
-        if (n as i64) < HCD_PAGE {
-            break;
+        if let Some(&i) = dir_index.get(&dir_id)
+            && dirs[i].category_id == hc.category_id
+        {
+            dirs[i].carriers.push(hc.host_id);
         }
-    }
+    })
+    .await?;
     for d in &mut dirs {
         d.carriers.sort_unstable();
         d.carriers.dedup();

@@ -49,9 +49,6 @@ use crate::inventory::{FORMAT, FORMAT_VERSION};
 use crate::store::Tx;
 use crate::with_tx;
 
-/// Rows of `host_category_dir` read per page.
-const HCD_PAGE: i64 = 200_000;
-
 /// Why the export failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -920,25 +917,10 @@ async fn read_sites(
         }
     }
     let mut up: HashMap<i64, Vec<i64>> = HashMap::new();
-    let mut after = i64::MIN;
-    loop {
-        let page: Vec<(i64, i64, i64)> = with_tx!(tx, c => sqlx::query_as(
-            "SELECT id, host_category_id, directory_id FROM host_category_dir \
-             WHERE up2date AND id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(after)
-        .bind(HCD_PAGE)
-        .fetch_all(&mut *c)
-        .await?);
-        let n = page.len();
-        for (id, hc_id, dir_id) in page {
-            after = id;
-            up.entry(hc_id).or_default().push(dir_id);
-        }
-        if (n as i64) < HCD_PAGE {
-            break;
-        }
-    }
+    crate::store::for_each_up2date_dir(tx, |hc_id, dir_id| {
+        up.entry(hc_id).or_default().push(dir_id)
+    })
+    .await?;
     // One tree per category, and directory id → index in it.
     let mut trees: HashMap<i64, (DirTree, HashMap<i64, usize>)> = HashMap::new();
     for (hc_id, (host_id, category_id, mut out)) in hcs {

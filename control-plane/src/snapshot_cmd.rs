@@ -195,7 +195,6 @@ fn rfc3339(unix: i64) -> String {
 /// The `--json` object of `snapshot inspect` (control-plane.md §7.6).
 pub fn inspect_json(snap: &Snapshot) -> serde_json::Value {
     let p = snap.payload();
-    let c = &p.counts;
     let i = &p.inputs;
     json!({
         "version": snap.version(),
@@ -222,17 +221,7 @@ pub fn inspect_json(snap: &Snapshot) -> serde_json::Value {
                 "sha256": i.geoip_sha256.as_ref().map(|t| t.as_str()),
             },
         },
-        "counts": {
-            "hosts": c.hosts.to_native(),
-            "public_hosts": c.public_hosts.to_native(),
-            "directories": c.directories.to_native(),
-            "carried_pairs": c.carried_pairs.to_native(),
-            "repo_map_entries": c.repo_map_entries.to_native(),
-            "file_details": c.file_details.to_native(),
-            "netblocks": c.netblocks.to_native(),
-            "asn_map_entries": c.asn_map_entries.to_native(),
-            "prefix_asn_entries": c.prefix_asn_entries.to_native(),
-        },
+        "counts": crate::publish::counts_json(snap),
         "valid": true,
     })
 }

@@ -1,27 +1,8 @@
 //! The database commands as a user runs them: `mirrorfleet init`, `import inventory`
 //! (with `--dry-run`), exit statuses and messages, on the embedded SQLite default.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 mod support;
-
-fn mirrorfleet(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mirrorfleet"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("MIRRORFLEET__DATABASE__URL")
-        .output()
-        .expect("run mirrorfleet")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use support::{mirrorfleet, output_text};
 
 #[test]
 fn init_import_reimport_on_the_embedded_default() {
@@ -29,11 +10,11 @@ fn init_import_reimport_on_the_embedded_default() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/inventory.json");
 
     let o = mirrorfleet(dir.path(), &["init"]);
-    assert!(o.status.success(), "{}", text(&o));
+    assert!(o.status.success(), "{}", output_text(&o));
     assert!(
-        text(&o).contains("initialised installation"),
+        output_text(&o).contains("initialised installation"),
         "{}",
-        text(&o)
+        output_text(&o)
     );
     assert!(
         dir.path().join("data/mirrorfleet.db").exists(),
@@ -41,27 +22,43 @@ fn init_import_reimport_on_the_embedded_default() {
     );
     let again = mirrorfleet(dir.path(), &["init"]);
     assert!(
-        text(&again).contains("already initialised"),
+        output_text(&again).contains("already initialised"),
         "{}",
-        text(&again)
+        output_text(&again)
     );
 
     let dry = mirrorfleet(dir.path(), &["import", "inventory", example, "--dry-run"]);
-    assert!(dry.status.success(), "{}", text(&dry));
-    assert!(text(&dry).contains("host: 3 created"), "{}", text(&dry));
+    assert!(dry.status.success(), "{}", output_text(&dry));
     assert!(
-        text(&dry).contains("generation 0 would be 1"),
+        output_text(&dry).contains("host: 3 created"),
         "{}",
-        text(&dry)
+        output_text(&dry)
+    );
+    assert!(
+        output_text(&dry).contains("generation 0 would be 1"),
+        "{}",
+        output_text(&dry)
     );
 
     let real = mirrorfleet(dir.path(), &["import", "inventory", example]);
-    assert!(real.status.success(), "{}", text(&real));
-    assert!(text(&real).contains("generation 0 is 1"), "{}", text(&real));
+    assert!(real.status.success(), "{}", output_text(&real));
+    assert!(
+        output_text(&real).contains("generation 0 is 1"),
+        "{}",
+        output_text(&real)
+    );
 
     let noop = mirrorfleet(dir.path(), &["import", "inventory", example]);
-    assert!(text(&noop).contains("no changes"), "{}", text(&noop));
-    assert!(text(&noop).contains("generation 1 is 1"), "{}", text(&noop));
+    assert!(
+        output_text(&noop).contains("no changes"),
+        "{}",
+        output_text(&noop)
+    );
+    assert!(
+        output_text(&noop).contains("generation 1 is 1"),
+        "{}",
+        output_text(&noop)
+    );
 }
 
 #[test]
@@ -74,13 +71,17 @@ fn bad_inventory_imports_nothing_and_exits_2() {
     )
     .unwrap();
     let o = mirrorfleet(dir.path(), &["import", "inventory", "bad.json"]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", output_text(&o));
     assert!(
-        text(&o).contains("bad.json:1:1: missing field \"products\""),
+        output_text(&o).contains("bad.json:1:1: missing field \"products\""),
         "{}",
-        text(&o)
+        output_text(&o)
     );
-    assert!(text(&o).contains("nothing imported"), "{}", text(&o));
+    assert!(
+        output_text(&o).contains("nothing imported"),
+        "{}",
+        output_text(&o)
+    );
 }
 
 #[test]
@@ -94,8 +95,8 @@ fn unreachable_database_names_the_url_and_what_to_do() {
             "migrate",
         ],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", output_text(&o));
+    let t = output_text(&o);
     assert!(
         t.contains("postgres://postgres@127.0.0.1:9/test") && t.contains("--database-url"),
         "{t}"
@@ -114,19 +115,20 @@ async fn postgres_commands_refuse_pending_migrations_with_exit_2() {
         dir.path(),
         &["--database-url", &url, "import", "inventory", example],
     );
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", output_text(&o));
     assert!(
-        text(&o).contains("pending migrations") && text(&o).contains("mirrorfleet migrate"),
+        output_text(&o).contains("pending migrations")
+            && output_text(&o).contains("mirrorfleet migrate"),
         "{}",
-        text(&o)
+        output_text(&o)
     );
     let m = mirrorfleet(dir.path(), &["--database-url", &url, "migrate"]);
-    assert!(m.status.success(), "{}", text(&m));
+    assert!(m.status.success(), "{}", output_text(&m));
     let i = mirrorfleet(dir.path(), &["--database-url", &url, "init"]);
-    assert!(i.status.success(), "{}", text(&i));
+    assert!(i.status.success(), "{}", output_text(&i));
     let o = mirrorfleet(
         dir.path(),
         &["--database-url", &url, "import", "inventory", example],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    assert!(o.status.success(), "{}", output_text(&o));
 }

@@ -8,8 +8,6 @@
 //! (unreachable: FAIL under `CI=true`, a SKIP line otherwise).
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::{Command, Output};
 
 use mirrorfleet_control::db::Database;
 use mirrorfleet_control::derive_db::{DeriveOptions, derive_snapshot};
@@ -20,6 +18,7 @@ use mirrorfleet_control::with_pool;
 use mirrorfleet_snapshot::model::SnapshotData;
 
 mod support;
+use support::{mirrorfleet, output_text};
 
 /// Runs `check(&db1, &db2)` on two fresh SQLite databases and on two fresh PostgreSQL schemas.
 macro_rules! on_both_backends {
@@ -564,23 +563,6 @@ fn missing_intermediate_directories_use_the_nearest_ancestor() {
 
 // ---------------------------------------------------------------- the command
 
-fn mirrorfleet(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mirrorfleet"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("MIRRORFLEET__DATABASE__URL")
-        .output()
-        .expect("run mirrorfleet")
-}
-
-fn output(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 #[test]
 fn cli_export_then_import_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -591,22 +573,26 @@ fn cli_export_then_import_changes_nothing() {
         &["export", "inventory", "--out", "out.json"],
     ] {
         let o = mirrorfleet(dir.path(), args);
-        assert!(o.status.success(), "{args:?}: {}", output(&o));
+        assert!(o.status.success(), "{args:?}: {}", output_text(&o));
     }
     let written = std::fs::read_to_string(dir.path().join("out.json")).expect("out.json");
     parse("out.json", &written);
 
     let stdout = mirrorfleet(dir.path(), &["export", "inventory"]);
-    assert!(stdout.status.success(), "{}", output(&stdout));
+    assert!(stdout.status.success(), "{}", output_text(&stdout));
     assert_eq!(String::from_utf8(stdout.stdout).unwrap(), written);
 
     let again = mirrorfleet(dir.path(), &["import", "inventory", "out.json"]);
-    assert!(again.status.success(), "{}", output(&again));
-    assert!(output(&again).contains("no changes"), "{}", output(&again));
+    assert!(again.status.success(), "{}", output_text(&again));
     assert!(
-        output(&again).contains("generation 1 is 1"),
+        output_text(&again).contains("no changes"),
         "{}",
-        output(&again)
+        output_text(&again)
+    );
+    assert!(
+        output_text(&again).contains("generation 1 is 1"),
+        "{}",
+        output_text(&again)
     );
 }
 
@@ -622,6 +608,6 @@ fn cli_export_from_an_unreachable_database_exits_1_and_writes_nothing() {
             "inventory",
         ],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", output(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", output_text(&o));
     assert!(o.stdout.is_empty());
 }

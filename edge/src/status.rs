@@ -184,13 +184,7 @@ pub fn snapshot_json(l: &Loaded, now: i64) -> Value {
         "load_duration_ms": l.load_duration.as_secs_f64() * 1000.0,
         "age_s": (now - s.created_at()).max(0),
         "policy": {"min_mirrors": p.policy.min_mirrors.to_native(), "max_hosts": p.policy.max_hosts.to_native()},
-        "counts": {
-            "hosts": c.hosts.to_native(), "public_hosts": c.public_hosts.to_native(),
-            "directories": c.directories.to_native(), "carried_pairs": c.carried_pairs.to_native(),
-            "repo_map_entries": c.repo_map_entries.to_native(), "file_details": c.file_details.to_native(),
-            "netblocks": c.netblocks.to_native(), "asn_map_entries": c.asn_map_entries.to_native(),
-            "prefix_asn_entries": c.prefix_asn_entries.to_native(),
-        },
+        "counts": c.named().iter().map(|&(k, v)| (k.to_string(), Value::from(v))).collect::<serde_json::Map<_, _>>(),
         "inputs": {
             "prefix_asn": {
                 "source": i.asn_source.as_str(), "imported_at": rfc3339(i.asn_imported_at.to_native()),

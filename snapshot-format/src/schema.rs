@@ -144,6 +144,24 @@ pub struct Counts {
     pub prefix_asn_entries: u64,
 }
 
+impl ArchivedCounts {
+    /// The counts under their data-model.md §10 names, in that order: the one list
+    /// `snapshot inspect`, the publisher and the edge's `/snapshot` print.
+    pub fn named(&self) -> [(&'static str, u64); 9] {
+        [
+            ("hosts", self.hosts.to_native()),
+            ("public_hosts", self.public_hosts.to_native()),
+            ("directories", self.directories.to_native()),
+            ("carried_pairs", self.carried_pairs.to_native()),
+            ("repo_map_entries", self.repo_map_entries.to_native()),
+            ("file_details", self.file_details.to_native()),
+            ("netblocks", self.netblocks.to_native()),
+            ("asn_map_entries", self.asn_map_entries.to_native()),
+            ("prefix_asn_entries", self.prefix_asn_entries.to_native()),
+        ]
+    }
+}
+
 /// URL scheme codes stored in [`UrlRec::scheme`].
 pub mod scheme {
     /// `http`

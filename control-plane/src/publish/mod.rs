@@ -282,17 +282,12 @@ const RAIL_COUNTS: &[&str] = &[
 /// The counts of a validated snapshot, as JSON (DM §10 names).
 pub fn counts_json(snap: &Snapshot) -> Value {
     let c = &snap.payload().counts;
-    json!({
-        "hosts": c.hosts.to_native(),
-        "public_hosts": c.public_hosts.to_native(),
-        "directories": c.directories.to_native(),
-        "carried_pairs": c.carried_pairs.to_native(),
-        "repo_map_entries": c.repo_map_entries.to_native(),
-        "file_details": c.file_details.to_native(),
-        "netblocks": c.netblocks.to_native(),
-        "asn_map_entries": c.asn_map_entries.to_native(),
-        "prefix_asn_entries": c.prefix_asn_entries.to_native(),
-    })
+    Value::Object(
+        c.named()
+            .iter()
+            .map(|&(k, v)| (k.to_string(), Value::from(v)))
+            .collect(),
+    )
 }
 
 /// The publisher: a database, a store and settings.

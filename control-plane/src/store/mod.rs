@@ -96,3 +96,35 @@ impl Tx {
         Ok(())
     }
 }
+
+/// Rows of `host_category_dir` read per page by [`for_each_up2date_dir`].
+pub const HCD_PAGE: i64 = 200_000;
+
+/// Calls `visit(host_category_id, directory_id)` for every up-to-date
+/// `host_category_dir` row, in id order. The table has millions of rows at
+/// Fedora scale, so it is read in keyset pages (`id > last ORDER BY id LIMIT n`)
+/// and never held in memory at once.
+pub async fn for_each_up2date_dir(
+    tx: &mut Tx,
+    mut visit: impl FnMut(i64, i64),
+) -> Result<(), sqlx::Error> {
+    let mut after = i64::MIN;
+    loop {
+        let page: Vec<(i64, i64, i64)> = crate::with_tx!(tx, c => sqlx::query_as(
+            "SELECT id, host_category_id, directory_id FROM host_category_dir \
+             WHERE up2date AND id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(HCD_PAGE)
+        .fetch_all(&mut *c)
+        .await?);
+        let n = page.len();
+        for (id, hc_id, dir_id) in page {
+            after = id;
+            visit(hc_id, dir_id);
+        }
+        if (n as i64) < HCD_PAGE {
+            return Ok(());
+        }
+    }
+}

@@ -6,6 +6,8 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -138,4 +140,23 @@ pub async fn postgres_db() -> Option<TestDb> {
         _schema: Some(schema),
         _dir: None,
     })
+}
+
+/// Runs the `mirrorfleet` binary in `dir` (without an inherited database URL).
+pub fn mirrorfleet(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mirrorfleet"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("MIRRORFLEET__DATABASE__URL")
+        .output()
+        .expect("run mirrorfleet")
+}
+
+/// Standard output then standard error of a run, as text.
+pub fn output_text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
