@@ -33,6 +33,23 @@ async fn open(url: &str) -> anyhow::Result<Database> {
     Ok(Database::connect(url).await?)
 }
 
+/// Opens the database for a command other than `init` and `migrate` (schema checked,
+/// SQLite migrated: `Database::prepare_schema`).
+pub async fn open_prepared(url: &str) -> anyhow::Result<Database> {
+    let db = open(url).await?;
+    db.prepare_schema().await?;
+    Ok(db)
+}
+
+/// The data directory: `MIRRORFLEET__DATA__DIR`, else `data`.
+pub fn data_dir() -> std::path::PathBuf {
+    std::env::var("MIRRORFLEET__DATA__DIR")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "data".into())
+        .into()
+}
+
 /// `mirrorfleet migrate`: applies pending migrations.
 pub async fn migrate(url: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     let db = open(url).await?;

@@ -2,6 +2,7 @@
 //! prefix→ASN table reader, `snapshot build`/`inspect`, the database (`db`, `store`)
 //! and its commands (`db_cmd`: `init`, `migrate`, `import inventory`, `export inventory`).
 
+pub mod asn_cmd;
 pub mod asn_table;
 pub mod db;
 pub mod db_cmd;

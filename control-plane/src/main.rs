@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mirrorfleet_control::asn_cmd;
 use mirrorfleet_control::db::DbError;
 use mirrorfleet_control::snapshot_cmd::{self, BuildArgs, Reported};
 use mirrorfleet_control::{db_cmd, publish_cmd};
@@ -25,6 +26,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The prefix→ASN table.
+    #[command(subcommand)]
+    Asn(AsnCommand),
     /// Create the database schema and the installation (id, countries, arches); idempotent.
     Init {
         /// Keep an existing installation id (e.g. when re-creating a control plane for the same edges).
@@ -55,6 +59,20 @@ enum Command {
         #[arg(long, value_name = "DURATION")]
         lock_timeout: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum AsnCommand {
+    /// Replace the prefix→ASN table: lines `prefix/len ASN`, IPv4 and IPv6, `#` comments.
+    Import {
+        /// The table file.
+        file: PathBuf,
+        /// Source label recorded with it [default: the file name].
+        #[arg(long, value_name = "LABEL")]
+        source: Option<String>,
+    },
+    /// Show the stored table.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -138,6 +156,27 @@ fn main() -> ExitCode {
         ))
         .map(|_| 0),
         Command::Migrate => block_on(db_cmd::migrate(&url, &mut std::io::stdout())).map(|_| 0),
+        Command::Asn(cmd) => block_on(async {
+            let db = db_cmd::open_prepared(&url).await?;
+            let data_dir = db_cmd::data_dir();
+            let result = match cmd {
+                AsnCommand::Import { file, source } => {
+                    asn_cmd::import(
+                        &db,
+                        &data_dir,
+                        &file,
+                        source.as_deref(),
+                        &mut std::io::stdout(),
+                        &mut std::io::stderr(),
+                    )
+                    .await
+                }
+                AsnCommand::Status => asn_cmd::status(&db, &data_dir, &mut std::io::stdout()).await,
+            };
+            db.close().await;
+            result
+        })
+        .map(|_| 0),
         Command::Import(ImportCommand::Inventory {
             file,
             dry_run,

@@ -4,7 +4,6 @@
 //! `MIRRORFLEET__STORE__URL` (default `file://<data dir>/store`).
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::db::Database;
@@ -32,7 +31,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 }
 
 async fn publisher(url: &str, lock_timeout: Option<&str>) -> anyhow::Result<Publisher> {
-    let data_dir = PathBuf::from(env("MIRRORFLEET__DATA__DIR").unwrap_or_else(|| "data".into()));
+    let data_dir = crate::db_cmd::data_dir();
     let store_url = env("MIRRORFLEET__STORE__URL")
         .unwrap_or_else(|| format!("file://{}", data_dir.join("store").display()));
     let mut config = PublishConfig {

@@ -132,3 +132,65 @@ async fn postgres_commands_refuse_pending_migrations_with_exit_2() {
     );
     assert!(o.status.success(), "{}", output_text(&o));
 }
+
+#[test]
+fn asn_import_is_stored_and_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/inventory.json");
+    let table = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/prefix-asn.txt");
+    for args in [&["init"][..], &["import", "inventory", example]] {
+        let o = mirrorfleet(dir.path(), args);
+        assert!(o.status.success(), "{}", output_text(&o));
+    }
+    let none = mirrorfleet(dir.path(), &["asn", "status"]);
+    assert!(
+        output_text(&none).contains("no prefix→ASN table imported"),
+        "{}",
+        output_text(&none)
+    );
+    let o = mirrorfleet(dir.path(), &["asn", "import", table, "--source", "sample"]);
+    assert!(o.status.success(), "{}", output_text(&o));
+    assert!(
+        output_text(&o).contains("3 IPv4 and 1 IPv6 prefixes"),
+        "{}",
+        output_text(&o)
+    );
+    assert!(dir.path().join("data/prefix-asn.txt").exists());
+
+    // A file with too many bad lines is refused and the stored table stays.
+    std::fs::write(dir.path().join("bad.txt"), "10.0.0.1/8 1\nfoo\n").unwrap();
+    let bad = mirrorfleet(dir.path(), &["asn", "import", "bad.txt"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", output_text(&bad));
+    assert!(
+        output_text(&bad).contains("bad.txt:1: \"10.0.0.1/8\" has host bits set"),
+        "{}",
+        output_text(&bad)
+    );
+    let status = mirrorfleet(dir.path(), &["asn", "status"]);
+    assert!(
+        output_text(&status).contains("source \"sample\""),
+        "{}",
+        output_text(&status)
+    );
+
+    // The publisher carries the stored table into the snapshot.
+    let p = mirrorfleet(dir.path(), &["publish"]);
+    assert!(p.status.success(), "{}", output_text(&p));
+    let snapshots: Vec<_> = std::fs::read_dir(dir.path().join("data/store/snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(snapshots.len(), 1);
+    let inspect = mirrorfleet(
+        dir.path(),
+        &[
+            "snapshot",
+            "inspect",
+            "--json",
+            snapshots[0].to_str().unwrap(),
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(json["counts"]["prefix_asn_entries"], 4, "{json}");
+    assert_eq!(json["inputs"]["prefix_asn"]["source"], "sample", "{json}");
+}

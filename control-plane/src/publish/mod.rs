@@ -627,11 +627,24 @@ impl Publisher {
         let version = self.next_version(&current).await?;
 
         // Build (§7.2): derive, encode, validate.
+        // The prefix→ASN table lives in the data directory (`mirrorfleet asn import`).
+        let stored = crate::asn_cmd::stored_table(&self.db, &self.config.data_dir)
+            .await
+            .map_err(|e| self.fail_early("build", format!("{e:#}")))?;
+        let mut inputs = self.config.inputs.clone();
+        let mut prefix_asn = Vec::new();
+        if let Some(t) = stored {
+            inputs.asn_source = t.source;
+            inputs.asn_imported_at = t.imported_at;
+            inputs.asn_sha256 = t.sha256;
+            prefix_asn = t.entries;
+        }
         let opts = DeriveOptions {
             version,
             created_at: OffsetDateTime::now_utc().unix_timestamp(),
             policy: self.config.policy,
-            inputs: self.config.inputs.clone(),
+            inputs,
+            prefix_asn,
             ..DeriveOptions::default()
         };
         let derived = derive_snapshot(&self.db, &opts)
