@@ -20,12 +20,6 @@ fn word_text(w: &TierWord) -> String {
     String::from_utf8_lossy(&out).trim_end().to_string()
 }
 
-fn time_text(unix: i64) -> String {
-    let mut out = Vec::new();
-    render::rfc3339(&mut out, unix);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn code(c: [u8; 2]) -> String {
     String::from_utf8_lossy(&c).into_owned()
 }
@@ -111,11 +105,11 @@ pub fn answer(edge: &Edge, loaded: &Loaded, ask: Ask<'_>, output: &'static str) 
         "format_version": 1,
         "snapshot": {
             "version": snap.version(),
-            "created_at": time_text(snap.created_at()),
+            "created_at": render::rfc3339_string(snap.created_at()),
             "sha256": snap.file_sha256_hex(),
         },
         "edge_id": edge.config.edge_id,
-        "time": time_text(t),
+        "time": render::rfc3339_string(t),
         "request": {
             "endpoint": match kind { Endpoint::Metalink => "metalink", Endpoint::Mirrorlist => "mirrorlist" },
             "output": output,

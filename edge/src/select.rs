@@ -288,6 +288,7 @@ struct Run<'a> {
     placed_set: Vec<u64>,
     sel: Selection,
     cands: Vec<(u32, Matched, (u32, u32))>,
+    reordered: Vec<(u32, Matched, (u32, u32))>,
     weights: Vec<u32>,
     order: Vec<u32>,
     scratch: WeightedScratch,
@@ -407,8 +408,11 @@ impl<'a> Run<'a> {
             &mut self.order,
             limit,
         );
-        let ordered: Vec<_> = self.order.iter().map(|&i| self.cands[i as usize]).collect();
-        self.cands = ordered;
+        // Reorder through a reused buffer: no allocation per tier on the request path.
+        self.reordered.clear();
+        self.reordered
+            .extend(self.order.iter().map(|&i| self.cands[i as usize]));
+        std::mem::swap(&mut self.cands, &mut self.reordered);
         self.place_cands(tier, log);
     }
 
@@ -580,6 +584,7 @@ pub fn select(loaded: &Loaded, req: &Request<'_>) -> Selection {
         placed_set: vec![0; hosts.div_ceil(64)],
         sel: Selection::default(),
         cands: Vec::new(),
+        reordered: Vec::new(),
         weights: Vec::new(),
         order: Vec::new(),
         scratch: WeightedScratch::default(),

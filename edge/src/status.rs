@@ -16,12 +16,6 @@ use crate::request::client::resolve_client;
 use crate::service::{Answer, ctype};
 use crate::state::Edge;
 
-fn rfc3339(unix: i64) -> String {
-    let mut out = Vec::new();
-    render::rfc3339(&mut out, unix);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn plain(status: StatusCode, body: String, endpoint: Endpoint, now: i64) -> Answer {
     Answer::text(status, body, endpoint, now)
 }
@@ -144,7 +138,7 @@ fn snapshot_status(edge: &Edge, loaded: Option<&Loaded>, now: i64) -> Answer {
         "format_version": 1,
         "edge_id": edge.config.edge_id,
         "software_version": env!("CARGO_PKG_VERSION"),
-        "started_at": rfc3339(started),
+        "started_at": render::rfc3339_string(started),
         "snapshot": loaded.map(|l| snapshot_json(l, now)),
         "geoip": geoip_json,
         "writes": writes,
@@ -175,19 +169,19 @@ pub fn snapshot_json(l: &Loaded, now: i64) -> Value {
         "version": s.version(),
         "sha256": s.file_sha256_hex(),
         "format_version": s.header().format_version,
-        "created_at": rfc3339(s.created_at()),
+        "created_at": render::rfc3339_string(s.created_at()),
         "source_generation": p.identity.source_generation.to_native(),
         "installation_id": s.installation_id(),
         "producer": {"name": p.identity.producer_name.as_str(), "software_version": p.identity.producer_version.as_str()},
         "manifest_serial": l.manifest_serial,
-        "loaded_at": rfc3339(loaded_at),
+        "loaded_at": render::rfc3339_string(loaded_at),
         "load_duration_ms": l.load_duration.as_secs_f64() * 1000.0,
         "age_s": (now - s.created_at()).max(0),
         "policy": {"min_mirrors": p.policy.min_mirrors.to_native(), "max_hosts": p.policy.max_hosts.to_native()},
         "counts": c.named().iter().map(|&(k, v)| (k.to_string(), Value::from(v))).collect::<serde_json::Map<_, _>>(),
         "inputs": {
             "prefix_asn": {
-                "source": i.asn_source.as_str(), "imported_at": rfc3339(i.asn_imported_at.to_native()),
+                "source": i.asn_source.as_str(), "imported_at": render::rfc3339_string(i.asn_imported_at.to_native()),
                 "sha256": i.asn_sha256.as_str(),
                 "entries_v4": i.asn_entries_v4.to_native(), "entries_v6": i.asn_entries_v6.to_native(),
             },

@@ -103,6 +103,13 @@ pub fn rfc3339(out: &mut Vec<u8>, unix: i64) {
     out.push(b'Z');
 }
 
+/// [`rfc3339`] as a `String`, for JSON documents (explain, `/snapshot`).
+pub fn rfc3339_string(unix: i64) -> String {
+    let mut out = Vec::with_capacity(20);
+    rfc3339(&mut out, unix);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

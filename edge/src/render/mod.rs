@@ -23,7 +23,7 @@ mod tests;
 #[cfg(test)]
 mod well_formed;
 
-pub use date::{http_date, rfc3339};
+pub use date::{http_date, rfc3339, rfc3339_string};
 pub use escape::{comment_escape, xml_escape};
 pub use failure::{
     available_list, metalink_failure, metalink_unknown_repo, mirrorlist_failure,
