@@ -30,3 +30,18 @@ if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
     pg_ctlcluster --skip-systemctl-redirect "$ver" main start >/dev/null 2>&1 || true
   fi
 fi
+
+# moto's S3 server, from PyPI: the publisher's S3 tests (control-plane/tests/publish_s3.rs)
+# run it on 127.0.0.1 with the same interpreter (MIRRORFLEET_TEST_PYTHON, default python3).
+PY="${MIRRORFLEET_TEST_PYTHON:-python3}"
+if ! "$PY" -c 'import moto.server' >/dev/null 2>&1; then
+  echo "dev-setup: installing moto[server] (PyPI)" >&2
+  log=$(mktemp)
+  if ! "$PY" -m pip install -q --disable-pip-version-check 'moto[server]' >"$log" 2>&1 \
+      || ! "$PY" -c 'import moto.server' >>"$log" 2>&1; then
+    cat "$log" >&2
+    echo "dev-setup: installing moto[server] failed" >&2
+    exit 1
+  fi
+  rm -f "$log"
+fi

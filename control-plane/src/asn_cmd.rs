@@ -11,9 +11,7 @@ use anyhow::Context;
 use mirrorfleet_snapshot::net::Prefix;
 use time::OffsetDateTime;
 
-use crate::asn_table::{
-    AsnTableError, DEFAULT_MAX_BAD_FRACTION, parse_asn_table, read_asn_table_file,
-};
+use crate::asn_table::{AsnTableError, parse_asn_table, read_asn_table_file};
 use crate::db::Database;
 use crate::snapshot_cmd::{Reported, write_atomically};
 use crate::store::Tx;
@@ -47,18 +45,19 @@ fn actor() -> String {
     format!("cli:{user}")
 }
 
-/// Imports a table file: validates it (bad lines reported with their numbers; too many
-/// rejects the file and keeps the current table), stores it normalised, updates
-/// `asn_table_meta` and the generation.
+/// Imports a table file: validates it (bad lines reported with their numbers; more than
+/// `max_bad_fraction` (`asn.max_bad_fraction`) rejects the file and keeps the current table),
+/// stores it normalised, updates `asn_table_meta` and the generation.
 pub async fn import(
     db: &Database,
     data_dir: &Path,
     file: &Path,
     source: Option<&str>,
+    max_bad_fraction: f64,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let (table, report) = match read_asn_table_file(file, DEFAULT_MAX_BAD_FRACTION) {
+    let (table, report) = match read_asn_table_file(file, max_bad_fraction) {
         Ok(ok) => ok,
         Err(e @ (AsnTableError::TooManyBad { .. } | AsnTableError::NoValidLine { .. })) => {
             if let AsnTableError::TooManyBad { issues, .. } = &e {

@@ -1,7 +1,7 @@
 //! `mirrorfleet init`, `mirrorfleet migrate`, `mirrorfleet import inventory` and
-//! `mirrorfleet export inventory`: the database commands. The full configuration file
-//! (control-plane.md §10) comes later; the database is chosen by `--database-url`, else
-//! `MIRRORFLEET__DATABASE__URL`, else the embedded default `sqlite://data/mirrorfleet.db`.
+//! `mirrorfleet export inventory`: the database commands. The database URL is the
+//! configuration's `database.url` (control-plane.md §10: `--database-url`, else
+//! `MIRRORFLEET__DATABASE__URL`, else the file, else `sqlite://<data.dir>/mirrorfleet.db`).
 
 use std::io::Write;
 use std::path::Path;
@@ -12,21 +12,7 @@ use crate::db::{Database, redact_url};
 use crate::export::export_inventory;
 use crate::inventory::parse_inventory;
 use crate::snapshot_cmd::{Reported, write_atomically};
-use crate::store::import::{import_inventory, init};
-
-/// The embedded default database.
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/mirrorfleet.db";
-
-/// The database URL: the flag, else the environment, else the default.
-pub fn database_url(flag: Option<&str>) -> String {
-    flag.map(str::to_string)
-        .or_else(|| {
-            std::env::var("MIRRORFLEET__DATABASE__URL")
-                .ok()
-                .filter(|v| !v.is_empty())
-        })
-        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string())
-}
+use crate::store::import::{import_inventory_with_progress, init};
 
 async fn open(url: &str) -> anyhow::Result<Database> {
     // The error already names the URL and what to do.
@@ -39,15 +25,6 @@ pub async fn open_prepared(url: &str) -> anyhow::Result<Database> {
     let db = open(url).await?;
     db.prepare_schema().await?;
     Ok(db)
-}
-
-/// The data directory: `MIRRORFLEET__DATA__DIR`, else `data`.
-pub fn data_dir() -> std::path::PathBuf {
-    std::env::var("MIRRORFLEET__DATA__DIR")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "data".into())
-        .into()
 }
 
 /// `mirrorfleet migrate`: applies pending migrations.
@@ -144,9 +121,11 @@ pub async fn import(
     }
     let db = open(url).await?;
     db.prepare_schema().await?;
-    let report = import_inventory(&db, &inventory, dry_run)
-        .await
-        .with_context(|| format!("importing {name}"))?;
+    // A long import (Fedora scale) says what it is doing on standard error.
+    let report =
+        import_inventory_with_progress(&db, &inventory, dry_run, &mut |line| eprintln!("{line}"))
+            .await
+            .with_context(|| format!("importing {name}"))?;
     write!(out, "{report}")?;
     if !report.to_string().ends_with('\n') {
         writeln!(out)?;

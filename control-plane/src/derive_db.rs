@@ -10,8 +10,9 @@
 //!
 //! Cost: a handful of set-based queries, none per host or per directory. The only large table,
 //! `host_category_dir` (millions of rows at Fedora scale), is read in keyset pages of
-//! [`HCD_PAGE`] rows (`id > last ORDER BY id LIMIT n`) and folded straight into the carrier
-//! lists, so memory stays proportional to the carried pairs, not to the rows read.
+//! [`HCD_PAGE`] host categories, each host category's directories as one row
+//! ([`crate::store::for_each_up2date_group`]), and folded straight into the carrier lists, so
+//! memory stays proportional to the carried pairs, not to the rows read.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -519,17 +520,22 @@ async fn derive_in(tx: &mut Tx, opts: &DeriveOptions) -> Result<Derived, DeriveE
             dirs[i].carriers.push(hc.host_id);
         }
     }
-    crate::store::for_each_up2date_dir(tx, |hc_id, dir_id| {
+    // Millions of (host category, directory) pairs: the host category is looked up once per
+    // group, the directory in a table indexed by id.
+    let dir_slots = IdIndex::new(&dir_index);
+    crate::store::for_each_up2date_group(tx, |hc_id, dir_ids| {
         let Some(hc) = carrying.get(&hc_id) else {
             return;
         };
         if hc.always_up2date {
             return; // already added
         }
-        if let Some(&i) = dir_index.get(&dir_id)
-            && dirs[i].category_id == hc.category_id
-        {
-            dirs[i].carriers.push(hc.host_id);
+        for &dir_id in dir_ids {
+            if let Some(i) = dir_slots.get(dir_id)
+                && dirs[i].category_id == hc.category_id
+            {
+                dirs[i].carriers.push(hc.host_id);
+            }
         }
     })
     .await?;
@@ -699,6 +705,43 @@ async fn derive_in(tx: &mut Tx, opts: &DeriveOptions) -> Result<Derived, DeriveE
         prefix_asn: opts.prefix_asn.clone(),
     };
     Ok(Derived { data, warnings })
+}
+
+/// Directory id → index into the exported directories: a table indexed by id when the ids
+/// are dense enough (they are, short of mass deletions), a hash map otherwise.
+enum IdIndex<'a> {
+    Dense(Vec<u32>),
+    Sparse(&'a HashMap<i64, usize>),
+}
+
+impl<'a> IdIndex<'a> {
+    const NONE: u32 = u32::MAX;
+
+    fn new(map: &'a HashMap<i64, usize>) -> IdIndex<'a> {
+        let max = map.keys().copied().max().unwrap_or(0);
+        let dense_ok = map.keys().all(|&id| id >= 0)
+            && max < 4 * map.len() as i64 + 1_000_000
+            && map.len() < Self::NONE as usize;
+        if !dense_ok {
+            return IdIndex::Sparse(map);
+        }
+        let mut table = vec![Self::NONE; max as usize + 1];
+        for (&id, &i) in map {
+            table[id as usize] = i as u32;
+        }
+        IdIndex::Dense(table)
+    }
+
+    fn get(&self, id: i64) -> Option<usize> {
+        match self {
+            IdIndex::Dense(table) => usize::try_from(id)
+                .ok()
+                .and_then(|k| table.get(k))
+                .filter(|&&i| i != Self::NONE)
+                .map(|&i| i as usize),
+            IdIndex::Sparse(map) => map.get(&id).copied(),
+        }
+    }
 }
 
 /// True when a netblock value is an address or network rather than a DNS name: it has a `/`

@@ -4,6 +4,7 @@
 
 pub mod asn_cmd;
 pub mod asn_table;
+pub mod config;
 pub mod db;
 pub mod db_cmd;
 pub mod derive_db;
@@ -11,5 +12,6 @@ pub mod export;
 pub mod inventory;
 pub mod publish;
 pub mod publish_cmd;
+pub mod serve;
 pub mod snapshot_cmd;
 pub mod store;

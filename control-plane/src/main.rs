@@ -2,9 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use mirrorfleet_config::parse_duration;
 use mirrorfleet_control::asn_cmd;
+use mirrorfleet_control::config::{Config, ConfigFlags};
 use mirrorfleet_control::db::DbError;
 use mirrorfleet_control::snapshot_cmd::{self, BuildArgs, Reported};
 use mirrorfleet_control::{db_cmd, publish_cmd};
@@ -14,10 +17,20 @@ use mirrorfleet_control::{db_cmd, publish_cmd};
 #[command(
     name = "mirrorfleet",
     version,
-    about = "mirrorfleet control plane: inventories, snapshots, publishing"
+    about = "mirrorfleet control plane: inventories, snapshots, publishing",
+    after_help = "Configuration: built-in defaults, then one TOML file (--config FILE, else \
+$MIRRORFLEET_CONFIG, else ./mirrorfleet.toml if present), then environment variables \
+MIRRORFLEET__<SECTION>__<KEY> (e.g. MIRRORFLEET__DATA__DIR=/var/lib/mirrorfleet), then \
+--database-url. `mirrorfleet config show` prints the result. A configuration error exits with \
+status 2.\n\nReference: docs/configuration.md"
 )]
 struct Cli {
-    /// Database URL: sqlite://PATH or postgres://… [default: $MIRRORFLEET__DATABASE__URL, else sqlite://data/mirrorfleet.db]
+    /// Read the configuration from this TOML file [default: $MIRRORFLEET_CONFIG, else
+    /// ./mirrorfleet.toml if present]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://…; overrides database.url [default:
+    /// sqlite://<data.dir>/mirrorfleet.db]
     #[arg(long, global = true, value_name = "URL")]
     database_url: Option<String>,
     #[command(subcommand)]
@@ -55,10 +68,24 @@ enum Command {
         /// Why (recorded in the publish log).
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
-        /// Wait at most this long for the publisher lock [default: 5m].
-        #[arg(long, value_name = "DURATION")]
-        lock_timeout: Option<String>,
+        /// Wait at most this long for the publisher lock, e.g. 30s, 5m [default: 5m].
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        lock_timeout: Option<Duration>,
     },
+    /// The configuration (control-plane.md §10).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Run the control plane: the HTTP server (`/healthz`, `/readyz`, `/metrics` on
+    /// server.listen) and the publisher, which publishes at start, after every change
+    /// (debounced) and at least every publish.interval. Stops on SIGINT or SIGTERM.
+    Serve,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration, one `key = value  # origin` line per key, secrets
+    /// masked.
+    Show,
 }
 
 #[derive(Subcommand)]
@@ -147,8 +174,24 @@ enum SnapshotCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let url = db_cmd::database_url(cli.database_url.as_deref());
+    let flags = ConfigFlags {
+        config: cli.config,
+        database_url: cli.database_url,
+    };
+    let config = match Config::load(&flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mirrorfleet: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let url = config.database.url.clone();
     let result = match cli.command {
+        Command::Serve => serve(&config).map(|_| 0),
+        Command::Config(ConfigCommand::Show) => {
+            print!("{}", config.show());
+            Ok(0)
+        }
         Command::Init { installation_id } => block_on(db_cmd::initialise(
             &url,
             installation_id.as_deref(),
@@ -158,20 +201,21 @@ fn main() -> ExitCode {
         Command::Migrate => block_on(db_cmd::migrate(&url, &mut std::io::stdout())).map(|_| 0),
         Command::Asn(cmd) => block_on(async {
             let db = db_cmd::open_prepared(&url).await?;
-            let data_dir = db_cmd::data_dir();
+            let data_dir = &config.data.dir;
             let result = match cmd {
                 AsnCommand::Import { file, source } => {
                     asn_cmd::import(
                         &db,
-                        &data_dir,
+                        data_dir,
                         &file,
                         source.as_deref(),
+                        config.asn.max_bad_fraction,
                         &mut std::io::stdout(),
                         &mut std::io::stderr(),
                     )
                     .await
                 }
-                AsnCommand::Status => asn_cmd::status(&db, &data_dir, &mut std::io::stdout()).await,
+                AsnCommand::Status => asn_cmd::status(&db, data_dir, &mut std::io::stdout()).await,
             };
             db.close().await;
             result
@@ -208,6 +252,7 @@ fn main() -> ExitCode {
                 version,
                 installation_id,
                 strict,
+                asn_max_bad_fraction: config.asn.max_bad_fraction,
             };
             snapshot_cmd::check_paths(&args)
                 .and_then(|_| snapshot_cmd::build_snapshot(&args, &mut std::io::stderr()))
@@ -218,22 +263,22 @@ fn main() -> ExitCode {
             reason,
             lock_timeout,
         } => block_on(publish_cmd::publish(
-            &url,
+            &config,
             force,
             reason.as_deref(),
-            lock_timeout.as_deref(),
+            lock_timeout,
             &mut std::io::stdout(),
         ))
         .map(|_| 0),
         Command::Snapshot(SnapshotCommand::List) => {
-            block_on(publish_cmd::list(&url, &mut std::io::stdout())).map(|_| 0)
+            block_on(publish_cmd::list(&config, &mut std::io::stdout())).map(|_| 0)
         }
         Command::Snapshot(SnapshotCommand::Rollback { version, reason }) => block_on(
-            publish_cmd::rollback(&url, version, reason.as_deref(), &mut std::io::stdout()),
+            publish_cmd::rollback(&config, version, reason.as_deref(), &mut std::io::stdout()),
         )
         .map(|_| 0),
         Command::Snapshot(SnapshotCommand::Resume) => {
-            block_on(publish_cmd::resume(&url, &mut std::io::stdout())).map(|_| 0)
+            block_on(publish_cmd::resume(&config, &mut std::io::stdout())).map(|_| 0)
         }
         Command::Snapshot(SnapshotCommand::Inspect { file, json }) => {
             snapshot_cmd::inspect(&file, json, &mut std::io::stdout(), &mut std::io::stderr())
@@ -255,6 +300,14 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `mirrorfleet serve`, on a multi-threaded runtime.
+fn serve(config: &Config) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(mirrorfleet_control::serve::command(config))
 }
 
 /// Runs a database command on a small runtime.

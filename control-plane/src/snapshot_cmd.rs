@@ -12,7 +12,7 @@ use mirrorfleet_snapshot::{Snapshot, build};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::asn_table::{DEFAULT_MAX_BAD_FRACTION, read_asn_table_file};
+use crate::asn_table::read_asn_table_file;
 use crate::inventory::{BuildOptions, parse_inventory, to_snapshot_data};
 
 /// Options of `snapshot build`.
@@ -30,6 +30,8 @@ pub struct BuildArgs {
     pub installation_id: Option<String>,
     /// Treat inventory warnings as errors.
     pub strict: bool,
+    /// Largest fraction of bad lines in `asn_table` (`asn.max_bad_fraction`).
+    pub asn_max_bad_fraction: f64,
 }
 
 /// An error that has already been reported line by line; exit with this status.
@@ -137,7 +139,7 @@ pub fn build_snapshot(args: &BuildArgs, log: &mut dyn Write) -> anyhow::Result<(
         opts.installation_id = *parsed.as_bytes();
     }
     if let Some(path) = &args.asn_table {
-        let (table, report) = read_asn_table_file(path, DEFAULT_MAX_BAD_FRACTION)
+        let (table, report) = read_asn_table_file(path, args.asn_max_bad_fraction)
             .map_err(|e| anyhow::anyhow!("--asn-table: {e}"))?;
         for issue in &report.issues {
             writeln!(log, "{issue}")?;

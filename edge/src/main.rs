@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use clap::Parser;
-use mirrorfleet_edge::config::{self, Cli, LogFormat};
+use mirrorfleet_edge::config::{self, Cli};
 use mirrorfleet_edge::geoip::GeoIp;
 use mirrorfleet_edge::state::Edge;
 use mirrorfleet_edge::{server, source};
@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         println!("configuration ok (edge_id {})", config.edge_id);
         return ExitCode::SUCCESS;
     }
-    init_logging(&config.log.level, config.log.format);
+    mirrorfleet_config::init_logging(&config.log.level, config.log.format, "MIRRORFLEET_EDGE_LOG");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -38,20 +38,6 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(run(config))
-}
-
-fn init_logging(level: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MIRRORFLEET_EDGE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
 }
 
 async fn run(config: config::EdgeConfig) -> ExitCode {

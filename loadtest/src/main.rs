@@ -36,6 +36,9 @@ struct Cli {
 enum Command {
     /// Generate a deterministic Fedora-scale snapshot file (and its GeoIP file).
     Generate(GenerateArgs),
+    /// Generate the same dataset as an inventory file (data-model.md §11) for
+    /// `mirrorfleet import inventory`, and optionally its prefix→ASN table for `mirrorfleet asn import`.
+    GenerateInventory(InventoryArgs),
     /// Send HTTP/1.1 keep-alive load to an edge and report rate, latency and statuses.
     Run(RunArgs),
     /// Start an edge on a snapshot, load it, and report load time, memory and CPU per request.
@@ -77,6 +80,40 @@ struct GenerateArgs {
     /// Do not write a GeoIP file.
     #[arg(long, conflicts_with = "geoip_out")]
     no_geoip: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct InventoryArgs {
+    /// Inventory file to write (JSON).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Also write the prefix→ASN table (`prefix/len ASN` lines) to this file.
+    #[arg(long, value_name = "FILE")]
+    asn_table_out: Option<PathBuf>,
+    /// Dataset seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Hosts.
+    #[arg(long, default_value_t = 700)]
+    hosts: usize,
+    /// Of which private.
+    #[arg(long, default_value_t = 300)]
+    private: usize,
+    /// Directories.
+    #[arg(long, default_value_t = 30_000)]
+    directories: usize,
+    /// prefix→ASN entries (the host netblocks are taken from this table).
+    #[arg(long, default_value_t = 1_000_000)]
+    asn_prefixes: usize,
+    /// (host, prefix) netblock pairs.
+    #[arg(long, default_value_t = 60_000)]
+    netblocks: usize,
+    /// Reference time for the file histories, Unix seconds [default: 2026-01-01T00:00:00Z].
+    #[arg(long, default_value_t = 1_767_225_600)]
+    created_at: i64,
+    /// Write compact JSON instead of two-space indentation.
+    #[arg(long)]
+    compact: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -155,6 +192,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Generate(a) => generate(a),
+        Command::GenerateInventory(a) => generate_inventory(a),
         Command::Run(a) => run(a),
         Command::Measure(a) => measure(a),
     };
@@ -274,6 +312,89 @@ fn generate(a: GenerateArgs) -> anyhow::Result<()> {
         read_time.as_secs_f64(),
         t0.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+fn generate_inventory(a: InventoryArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let params = generate::Params {
+        seed: a.seed,
+        hosts: a.hosts,
+        private: a.private,
+        directories: a.directories,
+        asn_prefixes: a.asn_prefixes,
+        netblocks: a.netblocks,
+        version: 1,
+        created_at: a.created_at,
+    };
+    let t0 = Instant::now();
+    let plan = plan::Plan::new();
+    let mut progress = |line: &str| eprintln!("[{:>6.2} s] {line}", t0.elapsed().as_secs_f64());
+    let (data, _) = generate::generate(&params, &plan, &mut progress)?;
+    let (doc, s) = generate::inventory(&data, a.seed, &mut progress)?;
+    progress(&format!("writing {} …", a.out.display()));
+    let file = std::fs::File::create(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    if a.compact {
+        serde_json::to_writer(&mut w, &doc)?;
+    } else {
+        serde_json::to_writer_pretty(&mut w, &doc)?;
+    }
+    w.write_all(b"\n")?;
+    w.into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()
+        .with_context(|| format!("cannot write {}", a.out.display()))?;
+    drop(doc);
+    let size = std::fs::metadata(&a.out)?.len();
+    if let Some(path) = &a.asn_table_out {
+        progress(&format!("writing {} …", path.display()));
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        writeln!(
+            w,
+            "# mirrorfleet-loadtest synthetic prefix→ASN table, seed {}",
+            a.seed
+        )?;
+        for (prefix, asn) in &data.prefix_asn {
+            writeln!(w, "{prefix} {asn}")?;
+        }
+        w.flush()?;
+    }
+    println!(
+        "wrote {} ({} = {size} bytes), seed {}",
+        a.out.display(),
+        mib(size),
+        a.seed
+    );
+    if let Some(p) = &a.asn_table_out {
+        println!(
+            "wrote {} ({} prefix→ASN entries)",
+            p.display(),
+            data.prefix_asn.len()
+        );
+    }
+    println!(
+        "sites {}  hosts {} (private {}) in {} countries  host categories {}",
+        s.sites, s.hosts, s.private_hosts, s.countries, s.host_categories
+    );
+    println!(
+        "categories {}  directories {} (listed {}, {} trimmed ancestors restored)  repositories {}  files {}  file versions {}",
+        s.categories,
+        s.directories,
+        s.listed_directories,
+        s.added_ancestors,
+        s.repositories,
+        s.files,
+        s.file_versions
+    );
+    println!(
+        "up2date patterns {}  host_category_dir rows on import {}  netblocks {}  peer ASNs {}",
+        s.up2date_patterns, s.hcd_rows, s.netblocks, s.peer_asns
+    );
+    println!("time {:.2} s", t0.elapsed().as_secs_f64());
     Ok(())
 }
 

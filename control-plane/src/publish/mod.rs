@@ -11,6 +11,7 @@
 
 pub mod layout;
 pub mod lock;
+pub mod s3;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -32,6 +33,7 @@ use crate::store::Tx;
 use crate::with_tx;
 use layout::{Manifest, ManifestSnapshot};
 pub use lock::PublishLock;
+pub use s3::{ConditionalPut, S3Config};
 
 /// How the manifest swap is made conditional (§7.5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +69,20 @@ pub struct PublishConfig {
     pub policy: Policy,
     /// Inputs outside the database.
     pub inputs: Inputs,
+    /// Called between steps (see [`Checkpoint`]); `None` outside fault tests.
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// A function the publisher calls at named points of a publish, so fault tests can break the
+/// real database or store at an exact moment (after `"verified"`: the snapshot is uploaded and
+/// read back, the manifest not yet written).
+#[derive(Clone)]
+pub struct Checkpoint(pub Arc<dyn Fn(&'static str) + Send + Sync>);
+
+impl std::fmt::Debug for Checkpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Checkpoint")
+    }
 }
 
 impl Default for PublishConfig {
@@ -83,6 +99,7 @@ impl Default for PublishConfig {
             lock_timeout: Duration::from_secs(300),
             policy: d.policy,
             inputs: d.inputs,
+            checkpoint: None,
         }
     }
 }
@@ -103,11 +120,23 @@ pub fn parse_max_drop(text: &str) -> Option<u64> {
 }
 
 /// The object store and the prefix under which the layout of §7.4 lives.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct StoreHandle {
     pub store: Arc<dyn ObjectStore>,
     pub prefix: Path,
     pub condition: ManifestCondition,
+}
+
+/// The store by its `Display` (`AmazonS3(bucket)`, `LocalFileSystem(…)`): the clients' `Debug`
+/// would show configuration, an access key id among it.
+impl std::fmt::Debug for StoreHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreHandle")
+            .field("store", &format_args!("{}", self.store))
+            .field("prefix", &self.prefix.as_ref())
+            .field("condition", &self.condition)
+            .finish()
+    }
 }
 
 impl StoreHandle {
@@ -125,12 +154,60 @@ impl StoreHandle {
         })
     }
 
-    /// From a store URL: `file://DIR` only for now.
-    pub fn from_url(url: &str) -> anyhow::Result<StoreHandle> {
-        match url.strip_prefix("file://") {
-            Some(dir) => StoreHandle::local(std::path::Path::new(dir)),
-            None => anyhow::bail!("unsupported store URL {url:?} (only file://DIR for now)"),
+    /// From a store URL and the S3 settings (§10): `file://DIR` or `s3://bucket/prefix`.
+    /// Errors name configuration keys, never credentials.
+    pub fn open(url: &str, s3: &S3Config) -> anyhow::Result<StoreHandle> {
+        if let Some(dir) = url.strip_prefix("file://") {
+            return StoreHandle::local(std::path::Path::new(dir));
         }
+        if url.starts_with("s3://") {
+            let (store, prefix) = s3::open(url, s3)?;
+            return Ok(StoreHandle {
+                store: Arc::new(store),
+                prefix,
+                condition: match s3.conditional_put {
+                    ConditionalPut::Etag => ManifestCondition::ETag,
+                    ConditionalPut::Disabled => ManifestCondition::Disabled,
+                },
+            });
+        }
+        // Only the scheme is echoed: the rest may hold credentials.
+        let scheme = url.split_once("://").map_or("", |(s, _)| s);
+        anyhow::bail!(
+            "unsupported store URL scheme {scheme:?}: expected file://DIR or s3://bucket/prefix"
+        )
+    }
+
+    /// From a store URL with the default S3 settings (AWS's endpoint, `us-east-1`, the
+    /// machine's own AWS credentials); the commands use [`StoreHandle::open`].
+    pub fn from_url(url: &str) -> anyhow::Result<StoreHandle> {
+        StoreHandle::open(url, &S3Config::default())
+    }
+
+    /// Writes `loc` create-only (snapshots, `manifests/<serial>.json`; §7.5): `PutMode::Create`
+    /// (on S3 `If-None-Match: *`). With `store.s3.conditional_put = "disabled"` the store has
+    /// no conditional writes: a HEAD, then an unconditional PUT, which the publisher lock makes
+    /// safe (§7.1). An existing object is `AlreadyExists` either way.
+    pub async fn put_create(&self, loc: &Path, payload: PutPayload) -> object_store::Result<()> {
+        let mode = if self.condition == ManifestCondition::Disabled {
+            match self.store.head(loc).await {
+                Ok(_) => {
+                    return Err(object_store::Error::AlreadyExists {
+                        path: loc.to_string(),
+                        source: "the object exists (create-only write)".into(),
+                    });
+                }
+                Err(object_store::Error::NotFound { .. }) => PutMode::Overwrite,
+                Err(e) => return Err(e),
+            }
+        } else {
+            PutMode::Create
+        };
+        let opts = PutOptions {
+            mode,
+            ..PutOptions::default()
+        };
+        self.store.put_opts(loc, payload, opts).await.map(|_| ())
     }
 
     fn key(&self, rel: &str) -> Path {
@@ -224,13 +301,41 @@ pub enum PublishError {
     #[error("publish refused by the guard rails ({}); pass --force --reason TEXT to override",
         .0.iter().map(|t| t.to_string()).collect::<Vec<_>>().join("; "))]
     Refused(Vec<RailTrip>),
+    /// The publisher lock stayed with another process for the whole `lock_timeout`.
+    #[error("{0}")]
+    Busy(String),
     #[error("publish failed at stage {stage}: {error}")]
     Failed { stage: &'static str, error: String },
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
 
+/// The stages a publish can fail at (`publish_log.stage`, `publish_failures_total{stage}`).
+pub const FAILURE_STAGES: &[&str] = &["build", "upload", "verify", "manifest", "database"];
+
 impl PublishError {
+    /// The stage of a failure (one of [`FAILURE_STAGES`]); `None` for a refusal or a hold,
+    /// which are not failures.
+    pub fn stage(&self) -> Option<&'static str> {
+        match self {
+            PublishError::Held(_) | PublishError::Refused(_) | PublishError::Busy(_) => None,
+            PublishError::Failed { stage, .. } => Some(stage),
+            PublishError::Other(e) => Some(
+                if e.chain().any(|c| {
+                    c.is::<sqlx::Error>()
+                        || c.is::<crate::store::StoreError>()
+                        || c.is::<crate::db::DbError>()
+                }) {
+                    "database"
+                } else if e.chain().any(|c| c.is::<object_store::Error>()) {
+                    "upload"
+                } else {
+                    "build"
+                },
+            ),
+        }
+    }
+
     /// Process exit status (§7.3): 3 refused, 4 on hold, 1 otherwise.
     pub fn exit_status(&self) -> u8 {
         match self {
@@ -243,13 +348,19 @@ impl PublishError {
 
 impl From<sqlx::Error> for PublishError {
     fn from(e: sqlx::Error) -> Self {
-        PublishError::Other(e.into())
+        PublishError::Failed {
+            stage: "database",
+            error: e.to_string(),
+        }
     }
 }
 
 impl From<crate::store::StoreError> for PublishError {
     fn from(e: crate::store::StoreError) -> Self {
-        PublishError::Other(e.into())
+        PublishError::Failed {
+            stage: "database",
+            error: e.to_string(),
+        }
     }
 }
 
@@ -298,7 +409,7 @@ pub struct Publisher {
 }
 
 /// `meta`: installation id and generation.
-async fn read_meta(db: &Database) -> Result<(String, i64), PublishError> {
+pub async fn read_meta(db: &Database) -> Result<(String, i64), PublishError> {
     let mut tx = Tx::begin(db).await?;
     let row: Option<(String, i64)> = with_tx!(&mut tx, c => sqlx::query_as(
         "SELECT installation_id, CAST(generation AS BIGINT) FROM meta WHERE id = 1")
@@ -403,14 +514,24 @@ impl Publisher {
     }
 
     async fn take_lock(&self, installation_id: &str) -> Result<PublishLock, PublishError> {
-        Ok(PublishLock::acquire(
+        PublishLock::acquire(
             &self.db,
             &self.config.data_dir,
             installation_id,
             self.config.lock_timeout,
             &mut |holder| eprintln!("waiting for the publisher lock, held by {holder}"),
         )
-        .await?)
+        .await
+        .map_err(|e| {
+            if e.chain().any(|c| c.is::<sqlx::Error>()) {
+                PublishError::Failed {
+                    stage: "database",
+                    error: format!("{e:#}"),
+                }
+            } else {
+                PublishError::Busy(format!("{e:#}"))
+            }
+        })
     }
 
     /// Turns `started` rows left by a dead run (we hold the lock, so no live run has one) into
@@ -618,50 +739,17 @@ impl Publisher {
         reason: Option<&str>,
         actor: &str,
     ) -> Result<PublishReport, PublishError> {
-        let (held, hold_reason, _) = publish_state(&self.db).await?;
-        if held {
-            return Err(PublishError::Held(hold_reason.unwrap_or_default()));
-        }
-        let current = self.read_manifest().await?;
-        self.reconcile(&current).await?;
-        let version = self.next_version(&current).await?;
-
-        // Build (§7.2): derive, encode, validate.
-        // The prefix→ASN table lives in the data directory (`mirrorfleet asn import`).
-        let stored = crate::asn_cmd::stored_table(&self.db, &self.config.data_dir)
-            .await
-            .map_err(|e| self.fail_early("build", format!("{e:#}")))?;
-        let mut inputs = self.config.inputs.clone();
-        let mut prefix_asn = Vec::new();
-        if let Some(t) = stored {
-            inputs.asn_source = t.source;
-            inputs.asn_imported_at = t.imported_at;
-            inputs.asn_sha256 = t.sha256;
-            prefix_asn = t.entries;
-        }
-        let opts = DeriveOptions {
-            version,
-            created_at: OffsetDateTime::now_utc().unix_timestamp(),
-            policy: self.config.policy,
-            inputs,
-            prefix_asn,
-            ..DeriveOptions::default()
+        // Read the store and the log, build (§7.2); a failure (not a hold) is logged as a
+        // failed attempt when the database still answers.
+        let (current, version, (bytes, snap, warnings)) = match self.prepare().await {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                if e.stage().is_some() {
+                    self.record_failed_attempt(&e, actor).await;
+                }
+                return Err(e);
+            }
         };
-        let derived = derive_snapshot(&self.db, &opts)
-            .await
-            .map_err(|e| self.fail_early("build", e.to_string()))?;
-        let warnings: Vec<String> = derived.warnings.iter().map(|w| w.to_string()).collect();
-        let (bytes, snap) = tokio::task::spawn_blocking(move || {
-            let bytes = mirrorfleet_snapshot::build(&derived.data).map_err(|e| e.to_string())?;
-            let snap = Snapshot::from_bytes(bytes.clone()).map_err(|e| e.to_string())?;
-            Ok::<_, String>((bytes, snap))
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("build task: {e}"))?
-        .map_err(|e| PublishError::Failed {
-            stage: "build",
-            error: e,
-        })?;
         let sha256 = snap.file_sha256_hex();
         let size = bytes.len() as u64;
         let counts = counts_json(&snap);
@@ -775,8 +863,94 @@ impl Publisher {
         })
     }
 
-    fn fail_early(&self, stage: &'static str, error: String) -> PublishError {
-        PublishError::Failed { stage, error }
+    /// Everything before the guard rails: the hold, the current manifest, the log reconciled
+    /// with it, the next version and its candidate snapshot.
+    async fn prepare(
+        &self,
+    ) -> Result<(CurrentManifest, u64, (Vec<u8>, Snapshot, Vec<String>)), PublishError> {
+        let (held, hold_reason, _) = publish_state(&self.db).await?;
+        if held {
+            return Err(PublishError::Held(hold_reason.unwrap_or_default()));
+        }
+        let current = self.read_manifest().await?;
+        self.reconcile(&current).await?;
+        let version = self.next_version(&current).await?;
+        let built = self.build_candidate(version).await?;
+        Ok((current, version, built))
+    }
+
+    /// Derives, encodes and validates version `version`: (bytes, the validated snapshot,
+    /// derivation warnings).
+    async fn build_candidate(
+        &self,
+        version: u64,
+    ) -> Result<(Vec<u8>, Snapshot, Vec<String>), PublishError> {
+        // The prefix→ASN table lives in the data directory (`mirrorfleet asn import`).
+        let stored = crate::asn_cmd::stored_table(&self.db, &self.config.data_dir)
+            .await
+            .map_err(|e| PublishError::Failed {
+                stage: "build",
+                error: format!("{e:#}"),
+            })?;
+        let mut inputs = self.config.inputs.clone();
+        let mut prefix_asn = Vec::new();
+        if let Some(t) = stored {
+            inputs.asn_source = t.source;
+            inputs.asn_imported_at = t.imported_at;
+            inputs.asn_sha256 = t.sha256;
+            prefix_asn = t.entries;
+        }
+        let opts = DeriveOptions {
+            version,
+            created_at: OffsetDateTime::now_utc().unix_timestamp(),
+            policy: self.config.policy,
+            inputs,
+            prefix_asn,
+            ..DeriveOptions::default()
+        };
+        let derived = derive_snapshot(&self.db, &opts)
+            .await
+            .map_err(|e| PublishError::Failed {
+                stage: match e {
+                    crate::derive_db::DeriveError::Query(_) => "database",
+                    _ => "build",
+                },
+                error: e.to_string(),
+            })?;
+        let warnings: Vec<String> = derived.warnings.iter().map(|w| w.to_string()).collect();
+        let (bytes, snap) = tokio::task::spawn_blocking(move || {
+            let bytes = mirrorfleet_snapshot::build(&derived.data).map_err(|e| e.to_string())?;
+            let snap = Snapshot::from_bytes(bytes.clone()).map_err(|e| e.to_string())?;
+            Ok::<_, String>((bytes, snap))
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("build task: {e}"))?
+        .map_err(|e| PublishError::Failed {
+            stage: "build",
+            error: e,
+        })?;
+        Ok((bytes, snap, warnings))
+    }
+
+    /// Records a publish that failed before its `started` row (build or database) as a
+    /// `failed` row, when the database still answers.
+    async fn record_failed_attempt(&self, e: &PublishError, actor: &str) {
+        let stage = e.stage().unwrap_or("build");
+        let error = e.to_string();
+        let r: Result<(), PublishError> = async {
+            let mut tx = Tx::begin(&self.db).await?;
+            with_tx!(&mut tx, c => sqlx::query(
+                "INSERT INTO publish_log (kind, status, finished_at, stage, error, actor) \
+                 VALUES ('publish', 'failed', $1, $2, $3, $4)")
+                .bind(OffsetDateTime::now_utc()).bind(stage).bind(&error).bind(actor)
+                .execute(&mut *c).await.map(|_| ()))?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = r {
+            eprintln!("cannot record the failed publish in publish_log: {e}");
+        }
     }
 
     async fn mark_failed(&self, row_id: i64, stage: &str, error: &str) {
@@ -809,12 +983,7 @@ impl Publisher {
         let s = &self.store;
         let loc = s.key(&snapshot.key);
         if !rollback {
-            let opts = PutOptions {
-                mode: PutMode::Create,
-                ..PutOptions::default()
-            };
-            s.store
-                .put_opts(&loc, PutPayload::from(bytes), opts)
+            s.put_create(&loc, PutPayload::from(bytes))
                 .await
                 .map_err(|e| ("upload", format!("writing {}: {e}", snapshot.key)))?;
         }
@@ -854,6 +1023,9 @@ impl Publisher {
             .map_err(|e| ("verify", e.to_string()))?
             .map_err(|e| ("verify", format!("{}: {e}", snapshot.key)))?;
 
+        if let Some(Checkpoint(f)) = &self.config.checkpoint {
+            f("verified");
+        }
         // Database and lock still alive?
         let alive: Result<Option<i64>, PublishError> = async {
             let mut tx = Tx::begin(&self.db).await?;
@@ -867,7 +1039,7 @@ impl Publisher {
         alive.map_err(|e| ("database", e.to_string()))?;
         lock.check()
             .await
-            .map_err(|e| ("manifest", e.to_string()))?;
+            .map_err(|e| ("database", e.to_string()))?;
 
         let serial = self
             .next_serial(current)
@@ -883,23 +1055,17 @@ impl Publisher {
             snapshot,
         };
         let body = layout::manifest_bytes(&manifest);
-        let create = PutOptions {
-            mode: PutMode::Create,
-            ..PutOptions::default()
-        };
-        s.store
-            .put_opts(
-                &s.key(&layout::manifest_key(serial)),
-                PutPayload::from(body.clone()),
-                create,
+        s.put_create(
+            &s.key(&layout::manifest_key(serial)),
+            PutPayload::from(body.clone()),
+        )
+        .await
+        .map_err(|e| {
+            (
+                "manifest",
+                format!("writing {}: {e}", layout::manifest_key(serial)),
             )
-            .await
-            .map_err(|e| {
-                (
-                    "manifest",
-                    format!("writing {}: {e}", layout::manifest_key(serial)),
-                )
-            })?;
+        })?;
         self.swap_manifest(current, body)
             .await
             .map_err(|e| ("manifest", e))?;

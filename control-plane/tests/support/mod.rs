@@ -2,8 +2,10 @@
 //! directory, and a migrated fresh PostgreSQL schema (`mf_test_<random>`, dropped at the end)
 //! so tests run in parallel. PostgreSQL: `MIRRORFLEET_TEST_POSTGRES_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`; unreachable → FAIL under `CI=true`, a loud SKIP
-//! line otherwise.
+//! line otherwise. `s3`: a moto S3 server on loopback, per test (same FAIL/SKIP rule).
 #![allow(dead_code)] // each test binary uses a different part
+
+pub mod s3;
 
 use std::io::Write;
 use std::path::Path;

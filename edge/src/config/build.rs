@@ -1,17 +1,18 @@
-//! The builder: turns the merged sources ([`Layers`]) and the flags into an [`EdgeConfig`],
-//! applying defaults, the AWS variable fallbacks for `[store.s3]`, the flags' precedence and the
-//! checks that span keys (one snapshot source, no duplicate listen address).
+//! The builder: turns the merged sources ([`Sources`]) and the flags into an [`EdgeConfig`],
+//! applying defaults, the flags' precedence and the checks that span keys (one snapshot
+//! source, no duplicate listen address). `[store.s3]` and its AWS variable fallbacks are
+//! resolved by the shared [`S3Config::resolve`].
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use mirrorfleet_config::values::{
+    conv_bool, conv_duration, conv_int, conv_log_format, conv_log_level, conv_networks,
+    conv_opt_path, conv_path, conv_size, conv_store_url,
+};
+use std::path::Path;
 
-use super::layers::Layers;
+use mirrorfleet_config::{Sources, parse_store_url};
+
 use super::values::{
-    conv_bool, conv_conditional_put, conv_duration, conv_edge_id, conv_int, conv_listen,
-    conv_log_format, conv_log_level, conv_networks, conv_opt_path, conv_opt_string, conv_path,
-    conv_seed, conv_size, conv_store_url, conv_store_write, default_edge_id, host_name,
-    parse_store_url, want_str,
+    conv_edge_id, conv_listen, conv_seed, conv_store_write, default_edge_id, host_name,
 };
 use super::{
     Cli, ConfigError, EdgeConfig, ExplainConfig, GeoipConfig, LimitsConfig, LogConfig,
@@ -19,118 +20,7 @@ use super::{
     StatsConfig, StoreConfig, StoreWrite,
 };
 
-fn truthy(name: &str, text: &str) -> Result<bool, ConfigError> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" | "" => Ok(false),
-        _ => Err(ConfigError::new(
-            Some("store.s3.allow_http"),
-            format!("expected true or false, got \"{text}\""),
-            Some(format!("environment variable {name}")),
-        )),
-    }
-}
-
-struct Builder<'a> {
-    layers: &'a Layers,
-    cwd: &'a Path,
-}
-
-impl Builder<'_> {
-    /// The value of `key` if set, converted; an environment value that fails as TOML is
-    /// retried as its plain text (so `MIRRORFLEET_EDGE__EDGE_ID=123` is the string "123").
-    fn get<T>(
-        &self,
-        key: &'static str,
-        conv: fn(&toml::Value) -> Result<T, String>,
-    ) -> Result<Option<T>, ConfigError> {
-        let Some(e) = self.layers.entries.get(key) else {
-            return Ok(None);
-        };
-        let err = |msg: String| {
-            let shown = if e.via_file {
-                format!("{key}_file")
-            } else {
-                key.to_string()
-            };
-            ConfigError::new(Some(&shown), msg, Some(e.origin.describe()))
-        };
-        let value = if e.via_file {
-            let path = want_str(&e.value, "a file name").map_err(err)?;
-            let text = std::fs::read_to_string(self.cwd.join(&path))
-                .map_err(|x| err(format!("cannot read \"{path}\": {x}")))?;
-            toml::Value::String(text.trim_end_matches(['\n', '\r']).to_string())
-        } else {
-            e.value.clone()
-        };
-        match conv(&value) {
-            Ok(v) => Ok(Some(v)),
-            Err(msg) => {
-                if let Some(raw) = &e.raw
-                    && !matches!(value, toml::Value::String(_))
-                {
-                    match conv(&toml::Value::String(raw.clone())) {
-                        Ok(v) => return Ok(Some(v)),
-                        // A type mismatch on the TOML reading (`inf` read as a float for
-                        // log.level): the plain-text reading's error says more.
-                        Err(as_text) if msg.starts_with("expected") => {
-                            return Err(err(as_text));
-                        }
-                        Err(_) => {}
-                    }
-                }
-                Err(err(msg))
-            }
-        }
-    }
-
-    fn or<T>(
-        &self,
-        key: &'static str,
-        default: T,
-        conv: fn(&toml::Value) -> Result<T, String>,
-    ) -> Result<T, ConfigError> {
-        Ok(self.get(key, conv)?.unwrap_or(default))
-    }
-
-    fn rank(&self, key: &str) -> u8 {
-        self.layers.entries.get(key).map_or(0, |e| e.origin.rank())
-    }
-
-    fn invalid(&self, key: &'static str, msg: impl Into<String>) -> ConfigError {
-        let location = self.layers.entries.get(key).map(|e| e.origin.describe());
-        ConfigError::new(Some(key), msg, location)
-    }
-
-    fn positive(&self, key: &'static str, d: Duration) -> Result<Duration, ConfigError> {
-        if d.is_zero() {
-            Err(self.invalid(key, "must be greater than zero"))
-        } else {
-            Ok(d)
-        }
-    }
-
-    fn at_least_one<T: PartialOrd + From<u8>>(
-        &self,
-        key: &'static str,
-        n: T,
-    ) -> Result<T, ConfigError> {
-        if n < T::from(1) {
-            Err(self.invalid(key, "must be at least 1"))
-        } else {
-            Ok(n)
-        }
-    }
-}
-
-pub(super) fn build(
-    cli: &Cli,
-    layers: &Layers,
-    env: &HashMap<&str, &str>,
-    cwd: &Path,
-    config_file: Option<PathBuf>,
-) -> Result<EdgeConfig, ConfigError> {
-    let b = Builder { layers, cwd };
+pub(super) fn build(cli: &Cli, b: &Sources) -> Result<EdgeConfig, ConfigError> {
     let flag = |name: &str| Some(format!("flag {name}"));
 
     // [server]
@@ -154,10 +44,7 @@ pub(super) fn build(
     for (i, a) in server.listen.iter().enumerate() {
         if server.listen[..i].contains(a) {
             let location = if cli.listen.is_empty() {
-                layers
-                    .entries
-                    .get("server.listen")
-                    .map(|e| e.origin.describe())
+                b.origin("server.listen").map(|o| o.describe())
             } else {
                 flag("--listen")
             };
@@ -191,49 +78,7 @@ pub(super) fn build(
     }
 
     // [store], [store.s3]
-    let aws = |names: &[&'static str]| -> Option<(String, &'static str)> {
-        names.iter().find_map(|n| {
-            env.get(n)
-                .filter(|v| !v.is_empty())
-                .map(|v| (v.to_string(), *n))
-        })
-    };
-    let ds = S3Config::default();
-    let s3 = S3Config {
-        endpoint: match b.get("store.s3.endpoint", conv_opt_string)? {
-            Some(v) => v,
-            None => aws(&["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]).map(|(v, _)| v),
-        },
-        region: match b.get("store.s3.region", conv_opt_string)? {
-            Some(v) => v.unwrap_or(ds.region),
-            None => aws(&["AWS_REGION", "AWS_DEFAULT_REGION"]).map_or(ds.region, |(v, _)| v),
-        },
-        access_key_id: match b.get("store.s3.access_key_id", conv_opt_string)? {
-            Some(v) => v,
-            None => aws(&["AWS_ACCESS_KEY_ID"]).map(|(v, _)| v),
-        },
-        secret_access_key: match b.get("store.s3.secret_access_key", conv_opt_string)? {
-            Some(v) => v,
-            None => aws(&["AWS_SECRET_ACCESS_KEY"]).map(|(v, _)| v),
-        },
-        session_token: match b.get("store.s3.session_token", conv_opt_string)? {
-            Some(v) => v,
-            None => aws(&["AWS_SESSION_TOKEN"]).map(|(v, _)| v),
-        },
-        allow_http: match b.get("store.s3.allow_http", conv_bool)? {
-            Some(v) => v,
-            None => match aws(&["AWS_ALLOW_HTTP"]) {
-                Some((v, name)) => truthy(name, &v)?,
-                None => ds.allow_http,
-            },
-        },
-        virtual_hosted: b.or("store.s3.virtual_hosted", ds.virtual_hosted, conv_bool)?,
-        conditional_put: b.or(
-            "store.s3.conditional_put",
-            ds.conditional_put,
-            conv_conditional_put,
-        )?,
-    };
+    let (s3, _) = S3Config::resolve(b)?;
     let mut store = StoreConfig {
         url: b.get("store.url", conv_store_url)?.flatten(),
         write: b.or("store.write", StoreWrite::Auto, conv_store_write)?,
@@ -306,8 +151,12 @@ pub(super) fn build(
                 3 => flag("--store and --snapshot"),
                 _ => Some(format!(
                     "{} and {}",
-                    layers.entries["store.url"].origin.describe(),
-                    layers.entries["snapshot.file"].origin.describe()
+                    b.origin("store.url")
+                        .map(|o| o.describe())
+                        .unwrap_or_default(),
+                    b.origin("snapshot.file")
+                        .map(|o| o.describe())
+                        .unwrap_or_default()
                 )),
             };
             return Err(ConfigError::new(
@@ -407,6 +256,6 @@ pub(super) fn build(
         limits,
         shutdown,
         log,
-        config_file,
+        config_file: b.file().map(Path::to_path_buf),
     })
 }

@@ -13,35 +13,34 @@
 //!
 //! `docs/edge-configuration.md` is the operators' reference; keep it in step with [`KEYS`].
 //!
-//! The module is split by concern: `values` parses single values (durations, sizes,
-//! addresses, networks, …; the `parse_*` functions also serve as the flags' value parsers),
-//! `layers` reads the sources (the TOML file with the position of every key, the environment
-//! variables) into one map and rejects unknown keys, and `build` turns that map and the flags
-//! into an [`EdgeConfig`], applying defaults and cross-key checks.
+//! Reading the sources (the TOML file with the position of every key, the environment
+//! variables, `*_file` secrets, unknown keys) and parsing durations, sizes, networks and
+//! addresses is `mirrorfleet_config`'s job, shared with the control plane: this module brings
+//! the edge's [`SCHEMA`]; `values` parses what only the edge has (seed, edge id,
+//! `store.write`), and `build` turns the sources and the flags into an [`EdgeConfig`],
+//! applying defaults and cross-key checks.
 
-use std::collections::HashMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
+use mirrorfleet_config::{Schema, Sources};
 use mirrorfleet_snapshot::net::Prefix;
 
 mod build;
-mod layers;
 mod values;
 
 #[cfg(test)]
 mod tests;
 
-pub use values::{
-    default_edge_id, host_name, parse_duration, parse_edge_id, parse_listen, parse_network,
-    parse_seed, parse_size, parse_store_url,
+pub use mirrorfleet_config::{
+    ConditionalPut, ConfigError, LogFormat, S3Config, StoreLocation, parse_duration, parse_network,
+    parse_size, parse_store_url,
 };
+pub use values::{default_edge_id, host_name, parse_edge_id, parse_listen, parse_seed};
 
 use build::build;
-use layers::Layers;
 
 /// Port of a listen address given as a bare IP, and of the default listen address.
 pub const DEFAULT_PORT: u16 = 8081;
@@ -99,11 +98,17 @@ pub const KEYS: &[&str] = &[
 
 /// Secret keys that may instead be given as `<key>_file`, naming a file holding the value
 /// (control-plane §10).
-pub const FILE_KEYS: &[&str] = &[
-    "store.s3.access_key_id",
-    "store.s3.secret_access_key",
-    "store.s3.session_token",
-];
+pub const FILE_KEYS: &[&str] = &S3Config::FILE_KEYS;
+
+/// The edge's configuration, as the shared reader sees it.
+pub static SCHEMA: Schema = Schema {
+    keys: KEYS,
+    file_keys: FILE_KEYS,
+    opaque: &[],
+    env_prefix: ENV_PREFIX,
+    file_env: CONFIG_FILE_ENV,
+    default_file: DEFAULT_CONFIG_FILE,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Command line
@@ -264,55 +269,6 @@ pub enum StoreWrite {
     False,
 }
 
-/// Where `store.url` points, parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreLocation {
-    /// `file://PATH`: everything after `file://`; a relative path is relative to the working
-    /// directory.
-    File(PathBuf),
-    /// `s3://BUCKET/PREFIX`; `prefix` has no leading or trailing `/` and may be empty.
-    S3 {
-        /// Bucket name.
-        bucket: String,
-        /// Key prefix inside the bucket.
-        prefix: String,
-    },
-}
-
-/// `[store.s3]`: the control plane's S3 keys (control-plane §10), resolved in the order
-/// `MIRRORFLEET_EDGE__STORE__S3__<KEY>`, file, AWS variables, default.
-#[derive(Clone, PartialEq, Eq)]
-pub struct S3Config {
-    /// Endpoint URL; `None`: AWS's endpoint for the region. (`AWS_ENDPOINT_URL_S3`, else
-    /// `AWS_ENDPOINT_URL`.)
-    pub endpoint: Option<String>,
-    /// Region. (`AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`.)
-    pub region: String,
-    /// Access key id (`AWS_ACCESS_KEY_ID`); `None`: anonymous.
-    pub access_key_id: Option<String>,
-    /// Secret access key (`AWS_SECRET_ACCESS_KEY`).
-    pub secret_access_key: Option<String>,
-    /// Session token (`AWS_SESSION_TOKEN`).
-    pub session_token: Option<String>,
-    /// Allow `http://` endpoints (`AWS_ALLOW_HTTP`). Default false.
-    pub allow_http: bool,
-    /// Virtual-hosted addressing instead of path-style. Default false.
-    pub virtual_hosted: bool,
-    /// Manifest write condition; accepted for parity with the control plane (the edge never
-    /// writes the manifest).
-    pub conditional_put: ConditionalPut,
-}
-
-/// `store.s3.conditional_put`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ConditionalPut {
-    /// `etag` (default).
-    #[default]
-    Etag,
-    /// `disabled`.
-    Disabled,
-}
-
 /// `[snapshot]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotConfig {
@@ -393,16 +349,6 @@ pub struct LogConfig {
     pub format: LogFormat,
 }
 
-/// `log.format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -411,38 +357,6 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             ip_param_networks: Vec::new(),
         }
-    }
-}
-
-impl Default for S3Config {
-    fn default() -> Self {
-        S3Config {
-            endpoint: None,
-            region: "us-east-1".to_string(),
-            access_key_id: None,
-            secret_access_key: None,
-            session_token: None,
-            allow_http: false,
-            virtual_hosted: false,
-            conditional_put: ConditionalPut::Etag,
-        }
-    }
-}
-
-impl fmt::Debug for S3Config {
-    /// Secrets are masked.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mask = |s: &Option<String>| s.as_ref().map(|_| "***");
-        f.debug_struct("S3Config")
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &mask(&self.secret_access_key))
-            .field("session_token", &mask(&self.session_token))
-            .field("allow_http", &self.allow_http)
-            .field("virtual_hosted", &self.virtual_hosted)
-            .field("conditional_put", &self.conditional_put)
-            .finish()
     }
 }
 
@@ -535,68 +449,13 @@ impl EdgeConfig {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------------------------
-
-/// A configuration error: one line naming the key (and where it was set). The binary prints
-/// it and exits with status 2 (E88).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The key concerned (dotted, e.g. `limits.idle_timeout`), when there is one.
-    pub key: Option<String>,
-    /// What is wrong.
-    pub message: String,
-    /// Where the value came from: `FILE line N`, `environment variable NAME`, a flag.
-    pub location: Option<String>,
-}
-
-impl ConfigError {
-    fn new(key: Option<&str>, message: impl Into<String>, location: Option<String>) -> Self {
-        let one_line = |s: String| s.replace(['\n', '\r'], " ");
-        ConfigError {
-            key: key.map(str::to_string),
-            message: one_line(message.into()),
-            location: location.map(one_line),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.key, &self.location) {
-            (Some(k), Some(l)) => write!(f, "{k}: {} ({l})", self.message),
-            (Some(k), None) => write!(f, "{k}: {}", self.message),
-            (None, Some(l)) => write!(f, "{l}: {}", self.message),
-            (None, None) => f.write_str(&self.message),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-// ---------------------------------------------------------------------------------------------
 // Loading
 // ---------------------------------------------------------------------------------------------
 
 /// Loads the configuration from the process environment, the working directory and `cli`.
 pub fn load(cli: &Cli) -> Result<EdgeConfig, ConfigError> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let mut env = Vec::new();
-    for (name, value) in std::env::vars_os() {
-        let Some(name) = name.to_str() else { continue };
-        let ours = name.starts_with("MIRRORFLEET_EDGE") || name.starts_with("AWS_");
-        match value.into_string() {
-            Ok(v) => env.push((name.to_string(), v)),
-            Err(_) if ours => {
-                return Err(ConfigError::new(
-                    None,
-                    "value is not valid UTF-8",
-                    Some(format!("environment variable {name}")),
-                ));
-            }
-            Err(_) => {}
-        }
-    }
+    let env = mirrorfleet_config::process_env(&SCHEMA)?;
     load_from(cli, env, &cwd)
 }
 
@@ -610,52 +469,6 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    let mut env: Vec<(String, String)> = env
-        .into_iter()
-        .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()))
-        .collect();
-    env.sort();
-    let env_map: HashMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-
-    let mut layers = Layers::default();
-
-    // The file.
-    let env_config = env_map.get(CONFIG_FILE_ENV).filter(|v| !v.is_empty());
-    let (file, required, named_by) = match (&cli.config, env_config) {
-        (Some(p), _) => (Some(p.clone()), true, "--config"),
-        (None, Some(p)) => (Some(PathBuf::from(p)), true, CONFIG_FILE_ENV),
-        (None, None) => (Some(PathBuf::from(DEFAULT_CONFIG_FILE)), false, ""),
-    };
-    let mut config_file = None;
-    if let Some(file) = file {
-        let full = cwd.join(&file);
-        match std::fs::read_to_string(&full) {
-            Ok(text) => {
-                layers.add_file(&file, &text)?;
-                config_file = Some(file);
-            }
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                let how = if named_by.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (named by {named_by})")
-                };
-                return Err(ConfigError::new(
-                    None,
-                    format!("cannot read configuration file{how}: {e}"),
-                    Some(file.display().to_string()),
-                ));
-            }
-        }
-    }
-
-    // The environment.
-    for (name, value) in &env {
-        if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
-            layers.add_env(name, rest, value)?;
-        }
-    }
-
-    build(cli, &layers, &env_map, cwd, config_file)
+    let sources = Sources::load(&SCHEMA, cli.config.as_deref(), env, cwd)?;
+    build(cli, &sources)
 }

@@ -398,7 +398,7 @@ fn s3_precedence_env_file_aws() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(
         dir.path().join(DEFAULT_CONFIG_FILE),
-        "[store]\nurl = \"s3://b\"\n[store.s3]\nregion = \"file-region\"\n",
+        "[store]\nurl = \"s3://bkt\"\n[store.s3]\nregion = \"file-region\"\n",
     )
     .unwrap();
     let env = [
@@ -417,7 +417,7 @@ fn s3_precedence_env_file_aws() {
     assert_eq!(
         c.store.location(),
         Some(StoreLocation::S3 {
-            bucket: "b".into(),
+            bucket: "bkt".into(),
             prefix: String::new()
         })
     );
@@ -760,7 +760,7 @@ fn secret_given_twice_in_one_source() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(
         dir.path().join("e.toml"),
-        "[store]\nurl = \"s3://b\"\n[store.s3]\nsecret_access_key = \"a\"\nsecret_access_key_file = \"f\"\n",
+        "[store]\nurl = \"s3://bkt\"\n[store.s3]\nsecret_access_key = \"a\"\nsecret_access_key_file = \"f\"\n",
     )
     .unwrap();
     let err = load_from(&cli(&["--config", "e.toml"]), NO_ENV, dir.path()).unwrap_err();

@@ -36,10 +36,12 @@ use crate::rng::Rng;
 
 mod asn;
 mod hosts;
+mod inventory;
 mod tree;
 
 use self::asn::AsnTable;
 use self::hosts::make_hosts;
+pub use self::inventory::inventory;
 use self::tree::{Group, make_repos, make_tree, repomd};
 
 /// What to generate.

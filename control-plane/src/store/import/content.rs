@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use super::batch::{self, Val};
 use super::{Change, Importer, ObjectKind};
 use crate::inventory::model::{folded, full_name};
 use crate::inventory::tree::category_directories;
@@ -302,31 +303,38 @@ impl Importer<'_> {
         )
         .fetch_all(&mut *c)
         .await?);
+        let mut gone = Vec::new();
         for (id, name) in rows {
             if wanted.contains(name.as_str()) {
                 self.directories.insert(name, id);
             } else {
-                with_tx!(&mut self.tx, c => sqlx::query("DELETE FROM directory WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *c)
-                    .await?
-                    .rows_affected());
-                self.note(ObjectKind::Directory, Change::Deleted, true);
+                gone.push(id);
             }
         }
-        for name in wanted {
-            if self.directories.contains_key(name) {
-                continue;
-            }
-            let id: i64 = with_tx!(&mut self.tx, c => sqlx::query_scalar(
-                "INSERT INTO directory (name) VALUES ($1) RETURNING id",
-            )
-            .bind(name)
-            .fetch_one(&mut *c)
-            .await?);
-            self.note(ObjectKind::Directory, Change::Created, true);
-            self.directories.insert(name.to_string(), id);
-        }
+        let n = batch::delete_ids(&mut self.tx, "directory", &gone).await?;
+        self.note_n(ObjectKind::Directory, Change::Deleted, n, true);
+        // New directories in name order (so their ids follow it), ids read back by name.
+        let new: Vec<Val<'_>> = wanted
+            .iter()
+            .filter(|name| !self.directories.contains_key(**name))
+            .map(|name| Val::Text(name))
+            .collect();
+        let created: Vec<(i64, String)> = batch::insert_returning(
+            &mut self.tx,
+            "INSERT INTO directory (name)",
+            1,
+            &new,
+            " RETURNING id, name",
+        )
+        .await?;
+        self.note_n(
+            ObjectKind::Directory,
+            Change::Created,
+            created.len() as u64,
+            true,
+        );
+        self.directories
+            .extend(created.into_iter().map(|(id, name)| (name, id)));
         let rows: Vec<(i64, i64)> = with_tx!(&mut self.tx, c => sqlx::query_as(
             "SELECT category_id, directory_id FROM category_directory",
         )
@@ -350,17 +358,18 @@ impl Importer<'_> {
         }
         let mut new: Vec<(i64, i64)> = wanted.difference(&existing).copied().collect();
         new.sort_unstable();
-        for (cat, dir) in new {
-            with_tx!(&mut self.tx, c => sqlx::query(
-                "INSERT INTO category_directory (category_id, directory_id) VALUES ($1, $2)",
-            )
-            .bind(cat)
-            .bind(dir)
-            .execute(&mut *c)
-            .await?
-                    .rows_affected());
-            self.note(ObjectKind::CategoryDirectory, Change::Created, true);
-        }
+        let vals: Vec<Val<'_>> = new
+            .iter()
+            .flat_map(|&(cat, dir)| [Val::I64(cat), Val::I64(dir)])
+            .collect();
+        let n = batch::insert(
+            &mut self.tx,
+            "INSERT INTO category_directory (category_id, directory_id)",
+            2,
+            &vals,
+        )
+        .await?;
+        self.note_n(ObjectKind::CategoryDirectory, Change::Created, n, true);
         Ok(())
     }
 

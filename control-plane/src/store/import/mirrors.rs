@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use sqlx::Row;
 use time::OffsetDateTime;
 
+use super::batch::{self, Val};
 use super::{Change, Importer, ObjectKind};
 use crate::inventory::model::{folded, full_name};
 use crate::inventory::tree::category_directories;
@@ -101,10 +102,7 @@ impl Importer<'_> {
     pub(super) async fn sites_and_hosts(&mut self) -> Result<(), StoreError> {
         let inv = self.inv;
         let site_ids = self.sites(&inv.sites).await?;
-        for site in &inv.sites {
-            let site_id = site_ids[&folded(&site.name)];
-            self.owners(site_id, &site.owners).await?;
-        }
+        self.owners(&inv.sites, &site_ids).await?;
         let host_ids = self.hosts(&inv.sites, &site_ids).await?;
         let mut dirs: CategoryDirs = HashMap::new();
         for cat in &inv.categories {
@@ -117,13 +115,16 @@ impl Importer<'_> {
                 .collect();
             dirs.insert(folded(&cat.name), list);
         }
-        for site in &inv.sites {
-            for host in &site.hosts {
-                let id = host_ids[&(folded(&site.name), folded(&host.name))];
-                self.host_children(id, host, &dirs).await?;
-            }
-        }
-        Ok(())
+        let hosts: Vec<(i64, &Host)> = inv
+            .sites
+            .iter()
+            .flat_map(|site| {
+                site.hosts
+                    .iter()
+                    .map(|host| (host_ids[&(folded(&site.name), folded(&host.name))], host))
+            })
+            .collect();
+        self.host_children(&hosts, &dirs).await
     }
 
     /// Returns site name key → id.
@@ -215,60 +216,78 @@ impl Importer<'_> {
         Ok(ids)
     }
 
-    /// Reconciles a site's owners; unknown usernames become users without a password.
-    async fn owners(&mut self, site_id: i64, owners: &[String]) -> Result<(), StoreError> {
-        let mut wanted = BTreeSet::new();
-        for username in owners {
-            let found: Option<i64> = with_tx!(&mut self.tx, c => sqlx::query_scalar(
-                "SELECT id FROM users WHERE username = $1",
-            )
-            .bind(username)
-            .fetch_optional(&mut *c)
-            .await?);
-            let id = match found {
-                Some(id) => id,
-                None => {
-                    let id: i64 = with_tx!(&mut self.tx, c => sqlx::query_scalar(
-                        "INSERT INTO users (username) VALUES ($1) RETURNING id",
-                    )
-                    .bind(username)
-                    .fetch_one(&mut *c)
-                    .await?);
-                    self.note(ObjectKind::User, Change::Created, false);
-                    id
-                }
-            };
-            wanted.insert(id);
-        }
-        let rows: Vec<i64> = with_tx!(&mut self.tx, c => sqlx::query_scalar(
-            "SELECT user_id FROM site_owner WHERE site_id = $1",
+    /// Reconciles the sites' owners; unknown usernames become users without a password.
+    async fn owners(
+        &mut self,
+        sites: &[Site],
+        site_ids: &HashMap<String, i64>,
+    ) -> Result<(), StoreError> {
+        let rows: Vec<(i64, String)> = with_tx!(&mut self.tx, c => sqlx::query_as(
+            "SELECT id, username FROM users",
         )
-        .bind(site_id)
         .fetch_all(&mut *c)
         .await?);
-        let existing: BTreeSet<i64> = rows.into_iter().collect();
-        for user in existing.difference(&wanted) {
-            with_tx!(&mut self.tx, c => sqlx::query(
-                "DELETE FROM site_owner WHERE site_id = $1 AND user_id = $2",
-            )
-            .bind(site_id)
-            .bind(*user)
-            .execute(&mut *c)
-            .await?
-                    .rows_affected());
-            self.note(ObjectKind::SiteOwner, Change::Deleted, false);
+        let mut users: HashMap<String, i64> = rows.into_iter().map(|(id, u)| (u, id)).collect();
+        // Unknown usernames, once each, in file order.
+        let mut seen = HashSet::new();
+        let new: Vec<Val<'_>> = sites
+            .iter()
+            .flat_map(|s| s.owners.iter())
+            .filter(|u| !users.contains_key(*u) && seen.insert(u.as_str()))
+            .map(|u| Val::Text(u))
+            .collect();
+        let created: Vec<(i64, String)> = batch::insert_returning(
+            &mut self.tx,
+            "INSERT INTO users (username)",
+            1,
+            &new,
+            " RETURNING id, username",
+        )
+        .await?;
+        self.note_n(
+            ObjectKind::User,
+            Change::Created,
+            created.len() as u64,
+            false,
+        );
+        users.extend(created.into_iter().map(|(id, u)| (u, id)));
+        let rows: Vec<(i64, i64)> = with_tx!(&mut self.tx, c => sqlx::query_as(
+            "SELECT site_id, user_id FROM site_owner",
+        )
+        .fetch_all(&mut *c)
+        .await?);
+        let mut existing: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+        for (site, user) in rows {
+            existing.entry(site).or_default().insert(user);
         }
-        for user in wanted.difference(&existing) {
-            with_tx!(&mut self.tx, c => sqlx::query(
-                "INSERT INTO site_owner (site_id, user_id) VALUES ($1, $2)",
-            )
-            .bind(site_id)
-            .bind(*user)
-            .execute(&mut *c)
-            .await?
-                    .rows_affected());
-            self.note(ObjectKind::SiteOwner, Change::Created, false);
+        let mut add = Vec::new();
+        for site in sites {
+            let site_id = site_ids[&folded(&site.name)];
+            let wanted: BTreeSet<i64> = site.owners.iter().map(|u| users[u]).collect();
+            let have = existing.remove(&site_id).unwrap_or_default();
+            for user in have.difference(&wanted) {
+                with_tx!(&mut self.tx, c => sqlx::query(
+                    "DELETE FROM site_owner WHERE site_id = $1 AND user_id = $2",
+                )
+                .bind(site_id)
+                .bind(*user)
+                .execute(&mut *c)
+                .await?
+                .rows_affected());
+                self.note(ObjectKind::SiteOwner, Change::Deleted, false);
+            }
+            for user in wanted.difference(&have) {
+                add.extend([Val::I64(site_id), Val::I64(*user)]);
+            }
         }
+        let n = batch::insert(
+            &mut self.tx,
+            "INSERT INTO site_owner (site_id, user_id)",
+            2,
+            &add,
+        )
+        .await?;
+        self.note_n(ObjectKind::SiteOwner, Change::Created, n, false);
         Ok(())
     }
 

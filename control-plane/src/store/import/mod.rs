@@ -5,12 +5,19 @@
 //! Code map: this file holds the report, `init` and the order of the steps; `content` the
 //! products, versions, arches, categories and directories; `repos` the repositories, file
 //! details, redirects, disabled repositories and geography; `mirrors` the users, sites and hosts;
-//! `host_children` everything below a host.
+//! `host_children` everything below the hosts; `batch` the multi-row statements.
+//!
+//! Cost: each table is read once (`host_category_dir` once per host category that existed
+//! before the import), the differences are computed in memory, and rows are written in
+//! multi-row statements (`batch`), so a Fedora-scale file (millions of up-to-date
+//! directories) takes thousands of statements, not millions. Tables of a few hundred rows whose
+//! new ids must follow the file's order (sites, hosts) are still written row by row.
 //!
 //! `meta.generation` is bumped once, in the same transaction, when any write changed a field
 //! that drives selection (a ✔ field of data-model.md, or a row holding one); a re-import of the
 //! same file writes nothing.
 
+mod batch;
 mod content;
 mod host_children;
 mod mirrors;
@@ -19,6 +26,7 @@ mod repos;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::Read;
+use std::time::{Duration, Instant};
 
 use crate::db::Database;
 use crate::inventory::Inventory;
@@ -242,6 +250,21 @@ pub async fn import_inventory(
     inv: &Inventory,
     dry_run: bool,
 ) -> Result<ImportReport, StoreError> {
+    import_inventory_with_progress(db, inv, dry_run, &mut |_| {}).await
+}
+
+/// How long an import runs before it reports progress, and then how often at most.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+/// [`import_inventory`], telling `progress` what it is doing once it has run for
+/// [`PROGRESS_EVERY`]: a line per step and, while writing up-to-date directories, at most one
+/// line per [`PROGRESS_EVERY`] (a short import says nothing).
+pub async fn import_inventory_with_progress(
+    db: &Database,
+    inv: &Inventory,
+    dry_run: bool,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<ImportReport, StoreError> {
     let mut tx = Tx::begin(db).await?;
     let generation: Option<i64> = with_tx!(&mut tx, c => sqlx::query_scalar(
         // A write first: it takes SQLite's write lock at once (a deferred transaction that
@@ -270,9 +293,30 @@ pub async fn import_inventory(
         arches: HashMap::new(),
         categories: HashMap::new(),
         directories: HashMap::new(),
+        progress: Progress {
+            start: Instant::now(),
+            last: None,
+            sink: progress,
+        },
     };
+    let old_cache = sqlite_cache_size(&mut im.tx, SQLITE_IMPORT_CACHE).await?;
     // Any error drops `im.tx`, which rolls the transaction back.
-    im.run().await?;
+    let result = im.run().await;
+    // The pooled connection gets its usual cache back (dirty pages are written first).
+    let restored = match old_cache {
+        Some(old) => sqlite_cache_size(&mut im.tx, old).await.map(|_| ()),
+        None => Ok(()),
+    };
+    result?;
+    restored?;
+    if !dry_run {
+        im.analyze().await?;
+    }
+    im.progress.step(if dry_run {
+        "rolling back (dry run)"
+    } else {
+        "committing"
+    });
     if im.selection_changed {
         with_tx!(&mut im.tx, c => sqlx::query(
             "UPDATE meta SET generation = generation + 1 WHERE id = 1",
@@ -290,6 +334,41 @@ pub async fn import_inventory(
     Ok(im.report)
 }
 
+/// Rows of one table an import must change before it refreshes that table's PostgreSQL
+/// planner statistics.
+const ANALYZE_AFTER: u64 = 10_000;
+
+/// SQLite's page cache during an import (`PRAGMA cache_size`, negative: KiB): 512 MiB. With
+/// the default 2 MiB a Fedora-scale import (a 450 MB database, millions of rows into the
+/// `host_category_dir` indexes in one transaction) spends most of its time spilling pages to
+/// the WAL and reading them back; the cache only grows as pages are used.
+const SQLITE_IMPORT_CACHE: i64 = -512 * 1024;
+
+/// On SQLite, sets the connection's `cache_size` and returns the previous value; on
+/// PostgreSQL, nothing.
+async fn sqlite_cache_size(tx: &mut Tx, value: i64) -> Result<Option<i64>, StoreError> {
+    let Tx::Sqlite(t) = tx else {
+        return Ok(None);
+    };
+    let old: i64 = sqlx::query_scalar("PRAGMA cache_size")
+        .fetch_one(&mut **t)
+        .await?;
+    sqlx::query(&format!("PRAGMA cache_size = {value}"))
+        .execute(&mut **t)
+        .await?;
+    // Statement journals (each multi-row INSERT keeps one, to undo itself on a constraint
+    // error) in memory rather than in temporary files.
+    let temp = if value == SQLITE_IMPORT_CACHE {
+        "MEMORY"
+    } else {
+        "DEFAULT"
+    };
+    sqlx::query(&format!("PRAGMA temp_store = {temp}"))
+        .execute(&mut **t)
+        .await?;
+    Ok(Some(old))
+}
+
 /// One import in progress: the transaction, the report and the ids resolved so far.
 struct Importer<'a> {
     tx: Tx,
@@ -305,6 +384,43 @@ struct Importer<'a> {
     categories: HashMap<String, (i64, i64, String)>,
     /// directory name → id.
     directories: HashMap<String, i64>,
+    progress: Progress<'a>,
+}
+
+/// Progress lines for a long import.
+struct Progress<'a> {
+    start: Instant,
+    /// When the last line was given.
+    last: Option<Instant>,
+    sink: &'a mut (dyn FnMut(&str) + Send),
+}
+
+impl Progress<'_> {
+    /// A new step begins: said once the import has run for [`PROGRESS_EVERY`].
+    fn step(&mut self, what: &str) {
+        if self.start.elapsed() >= PROGRESS_EVERY {
+            self.say(what);
+        }
+    }
+
+    /// Work goes on: said at most every [`PROGRESS_EVERY`].
+    fn tick(&mut self, what: impl FnOnce() -> String) {
+        let due = match self.last {
+            Some(t) => t.elapsed() >= PROGRESS_EVERY,
+            None => self.start.elapsed() >= PROGRESS_EVERY,
+        };
+        if due {
+            self.say(&what());
+        }
+    }
+
+    fn say(&mut self, what: &str) {
+        self.last = Some(Instant::now());
+        (self.sink)(&format!(
+            "import: [{:.1} s] {what}",
+            self.start.elapsed().as_secs_f64()
+        ));
+    }
 }
 
 /// How a row changed.
@@ -321,23 +437,63 @@ impl Importer<'_> {
         self.products_and_versions().await?;
         self.arches().await?;
         self.categories().await?;
+        self.progress.step("directories");
         self.directories().await?;
+        self.progress.step("repositories and file details");
         self.repositories().await?;
         self.file_details().await?;
         self.redirects_and_disabled().await?;
         self.geography().await?;
         self.delete_products().await?;
+        self.progress.step("sites and hosts");
         self.sites_and_hosts().await?;
+        Ok(())
+    }
+
+    /// On PostgreSQL, refreshes the planner statistics of the tables this import changed a lot
+    /// (a fresh Fedora-scale import fills `host_category_dir` with millions of rows; until
+    /// autovacuum gets to it, the planner would misjudge the publisher's queries, and
+    /// JIT-compile them). SQLite plans these queries the same without statistics.
+    async fn analyze(&mut self) -> Result<(), StoreError> {
+        if !matches!(self.tx, Tx::Postgres(_)) {
+            return Ok(());
+        }
+        let tables: Vec<&str> = self
+            .report
+            .changes
+            .iter()
+            .filter(|(_, c)| c.created + c.updated + c.deleted >= ANALYZE_AFTER)
+            .map(|(kind, _)| match kind {
+                ObjectKind::User => "users",
+                kind => kind.name(),
+            })
+            .collect();
+        if tables.is_empty() {
+            return Ok(());
+        }
+        self.progress.step("updating planner statistics");
+        with_tx!(&mut self.tx, c => sqlx::query(&format!("ANALYZE {}", tables.join(", ")))
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
         Ok(())
     }
 
     /// Records one change; `selection`: it touched a field that drives selection.
     fn note(&mut self, kind: ObjectKind, change: Change, selection: bool) {
+        self.note_n(kind, change, 1, selection);
+    }
+
+    /// Records `n` changes of one kind (nothing when `n` is 0).
+    fn note_n(&mut self, kind: ObjectKind, change: Change, n: u64, selection: bool) {
+        if n == 0 {
+            return;
+        }
         let c = self.report.changes.entry(kind).or_default();
         match change {
-            Change::Created => c.created += 1,
-            Change::Updated => c.updated += 1,
-            Change::Deleted => c.deleted += 1,
+            Change::Created => c.created += n,
+            Change::Updated => c.updated += n,
+            Change::Deleted => c.deleted += n,
         }
         self.selection_changed |= selection;
     }

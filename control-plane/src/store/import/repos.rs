@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::batch::{self, Val};
 use super::content::missing;
 use super::{Change, Importer, ObjectKind};
 use crate::inventory::FileVersion;
@@ -127,6 +128,7 @@ impl Importer<'_> {
         .await?);
         let wanted_keys: HashSet<RepoKey> = wanted.iter().map(|(r, _)| r.key()).collect();
         let mut existing: HashMap<RepoKey, (i64, RepoRow)> = HashMap::new();
+        let mut gone = Vec::new();
         for (id, prefix, arch_id, category_id, version_id, directory_id) in rows {
             let row = RepoRow {
                 prefix,
@@ -139,17 +141,16 @@ impl Importer<'_> {
             if wanted_keys.contains(&key) && !existing.contains_key(&key) {
                 existing.insert(key, (id, row));
             } else {
-                with_tx!(&mut self.tx, c => sqlx::query("DELETE FROM repository WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *c)
-                    .await?
-                    .rows_affected());
-                self.note(ObjectKind::Repository, Change::Deleted, true);
+                gone.push(id);
             }
         }
-        for (row, dir_name) in wanted {
+        let n = batch::delete_ids(&mut self.tx, "repository", &gone).await?;
+        self.note_n(ObjectKind::Repository, Change::Deleted, n, true);
+        // Updates first, one by one (rare), then the new rows in file order.
+        let mut new = Vec::new();
+        for (row, dir_name) in &wanted {
             match existing.get(&row.key()) {
-                Some((_, old)) if *old == row => {}
+                Some((_, old)) if old == row => {}
                 Some((id, old)) => {
                     let selection = old.prefix != row.prefix
                         || old.arch_id != row.arch_id
@@ -165,32 +166,33 @@ impl Importer<'_> {
                     .bind(row.category_id)
                     .bind(row.version_id)
                     .bind(row.directory_id)
-                    .bind(&dir_name)
+                    .bind(dir_name)
                     .bind(*id)
                     .execute(&mut *c)
                     .await?
                     .rows_affected());
                     self.note(ObjectKind::Repository, Change::Updated, selection);
                 }
-                None => {
-                    with_tx!(&mut self.tx, c => sqlx::query(
-                        "INSERT INTO repository (prefix, arch_id, category_id, version_id, \
-                         directory_id, last_directory_name, origin) \
-                         VALUES ($1, $2, $3, $4, $5, $6, 'import')",
-                    )
-                    .bind(&row.prefix)
-                    .bind(row.arch_id)
-                    .bind(row.category_id)
-                    .bind(row.version_id)
-                    .bind(row.directory_id)
-                    .bind(&dir_name)
-                    .execute(&mut *c)
-                    .await?
-                    .rows_affected());
-                    self.note(ObjectKind::Repository, Change::Created, true);
-                }
+                None => new.extend([
+                    Val::OptText(row.prefix.as_deref()),
+                    Val::I64(row.arch_id),
+                    Val::I64(row.category_id),
+                    Val::OptI64(row.version_id),
+                    Val::OptI64(row.directory_id),
+                    Val::OptText(dir_name.as_deref()),
+                    Val::Sql("'import'"),
+                ]),
             }
         }
+        let n = batch::insert(
+            &mut self.tx,
+            "INSERT INTO repository (prefix, arch_id, category_id, version_id, directory_id, \
+             last_directory_name, origin)",
+            7,
+            &new,
+        )
+        .await?;
+        self.note_n(ObjectKind::Repository, Change::Created, n, true);
         Ok(())
     }
 
@@ -241,21 +243,22 @@ impl Importer<'_> {
         .await?);
         let wanted_keys: HashSet<&FileKey> = wanted.iter().map(|(k, _)| k).collect();
         let mut existing: HashMap<FileKey, (i64, Option<i64>)> = HashMap::new();
+        let mut gone = Vec::new();
         for (id, dir, name, ts, size, md5, sha1, sha256, sha512, mtime) in rows {
             let key = (dir, name, ts, size, md5, sha1, sha256, sha512);
             if wanted_keys.contains(&key) {
                 existing.insert(key, (id, mtime));
             } else {
-                with_tx!(&mut self.tx, c => sqlx::query("DELETE FROM file_detail WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *c)
-                    .await?
-                    .rows_affected());
-                self.note(ObjectKind::FileDetail, Change::Deleted, true);
+                gone.push(id);
             }
         }
-        for (key, mtime) in wanted {
-            match existing.get(&key) {
+        let n = batch::delete_ids(&mut self.tx, "file_detail", &gone).await?;
+        self.note_n(ObjectKind::FileDetail, Change::Deleted, n, true);
+        // mtime updates one by one, then the new versions in order (ids follow it).
+        let mut new = Vec::new();
+        for (key, mtime) in &wanted {
+            let mtime = *mtime;
+            match existing.get(key) {
                 Some(&(_, old)) if old == mtime => {}
                 Some(&(id, _)) => {
                     with_tx!(&mut self.tx, c => sqlx::query(
@@ -270,27 +273,30 @@ impl Importer<'_> {
                 }
                 None => {
                     let (dir, name, ts, size, md5, sha1, sha256, sha512) = key;
-                    with_tx!(&mut self.tx, c => sqlx::query(
-                        "INSERT INTO file_detail (directory_id, filename, timestamp, mtime, size, \
-                         md5, sha1, sha256, sha512, source) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'import')",
-                    )
-                    .bind(dir)
-                    .bind(&name)
-                    .bind(ts)
-                    .bind(mtime)
-                    .bind(size)
-                    .bind(&md5)
-                    .bind(&sha1)
-                    .bind(&sha256)
-                    .bind(&sha512)
-                    .execute(&mut *c)
-                    .await?
-                    .rows_affected());
-                    self.note(ObjectKind::FileDetail, Change::Created, true);
+                    new.extend([
+                        Val::I64(*dir),
+                        Val::Text(name),
+                        Val::I64(*ts),
+                        Val::OptI64(mtime),
+                        Val::I64(*size),
+                        Val::OptText(md5.as_deref()),
+                        Val::OptText(sha1.as_deref()),
+                        Val::OptText(sha256.as_deref()),
+                        Val::OptText(sha512.as_deref()),
+                        Val::Sql("'import'"),
+                    ]);
                 }
             }
         }
+        let n = batch::insert(
+            &mut self.tx,
+            "INSERT INTO file_detail (directory_id, filename, timestamp, mtime, size, md5, sha1, \
+             sha256, sha512, source)",
+            10,
+            &new,
+        )
+        .await?;
+        self.note_n(ObjectKind::FileDetail, Change::Created, n, true);
         Ok(())
     }
 

@@ -1,0 +1,161 @@
+//! `mirrorfleet serve` (control-plane.md §7.1, §7.8): the HTTP server (for now `/healthz`,
+//! `/readyz` and `/metrics`) and the publisher that publishes after every change and at a
+//! fixed interval.
+//!
+//! [`start`] runs both on the current runtime and returns a [`Running`] handle (tests use it
+//! in-process); [`run`] is the command: start, wait for SIGINT or SIGTERM, stop.
+
+pub mod http;
+pub mod metrics;
+pub mod scheduler;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use mirrorfleet_snapshot::net::Prefix;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::publish::Publisher;
+pub use metrics::Metrics;
+pub use scheduler::Timings;
+
+/// What `serve` needs besides the publisher (control-plane.md §10).
+#[derive(Clone, Debug)]
+pub struct ServeSettings {
+    /// `server.listen`.
+    pub listen: SocketAddr,
+    /// `metrics.allow`.
+    pub metrics_allow: Vec<Prefix>,
+    /// `[publish]` timings.
+    pub timings: Timings,
+}
+
+/// A running server.
+pub struct Running {
+    /// The address it listens on (useful with port 0).
+    pub addr: SocketAddr,
+    pub metrics: Arc<Metrics>,
+    shutdown: watch::Sender<bool>,
+    http: JoinHandle<std::io::Result<()>>,
+    publisher: JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests and a publish under way finish, and returns.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.publisher.await.context("the publish loop panicked")?;
+        self.http
+            .await
+            .context("the HTTP server panicked")?
+            .context("the HTTP server failed")?;
+        Ok(())
+    }
+}
+
+/// Binds `settings.listen` and starts the HTTP server and the publish loop.
+pub async fn start(settings: ServeSettings, publisher: Publisher) -> anyhow::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (server.listen)", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let metrics = Arc::new(Metrics::new());
+    let (shutdown, rx) = watch::channel(false);
+    let state = Arc::new(http::AppState {
+        db: publisher.db.clone(),
+        metrics: metrics.clone(),
+        metrics_allow: settings.metrics_allow.clone(),
+    });
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let mut http_rx = rx.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    let publisher = tokio::spawn(scheduler::run(
+        Arc::new(publisher),
+        settings.timings,
+        metrics.clone(),
+        rx,
+    ));
+    tracing::info!("listening on http://{addr}");
+    Ok(Running {
+        addr,
+        metrics,
+        shutdown,
+        http,
+        publisher,
+    })
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn signalled() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// How long the automatic publish waits for the publisher lock held by another process (a
+/// CLI publish) before trying again later.
+const SERVE_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl ServeSettings {
+    /// The settings of `config`.
+    pub fn from_config(config: &Config) -> ServeSettings {
+        ServeSettings {
+            listen: config.server.listen,
+            metrics_allow: config.metrics.allow.clone(),
+            timings: Timings {
+                debounce: config.publish.debounce,
+                max_delay: config.publish.max_delay,
+                min_gap: config.publish.min_gap,
+                interval: config.publish.interval,
+                poll_generation: config.publish.poll_generation,
+            },
+        }
+    }
+}
+
+/// `mirrorfleet serve`: logging as `[log]` says, the database, the publisher, then [`run`].
+pub async fn command(config: &Config) -> anyhow::Result<()> {
+    mirrorfleet_config::init_logging(&config.log.level, config.log.format, "MIRRORFLEET_LOG");
+    let publisher = crate::publish_cmd::publisher(config, Some(SERVE_LOCK_TIMEOUT)).await?;
+    tracing::info!(
+        database = %crate::db::redact_url(&config.database.url),
+        store = %config.store.url,
+        "mirrorfleet {} serving",
+        env!("CARGO_PKG_VERSION")
+    );
+    run(ServeSettings::from_config(config), publisher).await
+}
+
+/// Runs until SIGINT or SIGTERM.
+pub async fn run(settings: ServeSettings, publisher: Publisher) -> anyhow::Result<()> {
+    let running = start(settings, publisher).await?;
+    signalled().await;
+    tracing::info!("stopping: finishing requests and any publish under way");
+    running.stop().await
+}
