@@ -42,6 +42,11 @@ impl EdgeChild {
             .stderr(log("stderr.log"));
         let program = Path::new(cmd.get_program()).display().to_string();
         let child = spawn_guarded(cmd).unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        // A shared edge is never dropped, so neither is its TempDir: removed at exit instead.
+        LIVE_DIRS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(dir.path().to_path_buf());
         EdgeChild {
             child: Mutex::new(child),
             addr,
@@ -224,6 +229,9 @@ pub fn start_on_free_port<T: Deref<Target = EdgeChild>>(
 type SpawnReq = (Command, mpsc::Sender<io::Result<Child>>);
 
 static LIVE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+/// Working directories of the edges started by this process, removed by the exit hook (those
+/// of dropped edges are gone already).
+static LIVE_DIRS: Mutex<Vec<std::path::PathBuf>> = Mutex::new(Vec::new());
 
 fn spawn_guarded(mut cmd: Command) -> io::Result<Child> {
     static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnReq>>> = OnceLock::new();
@@ -281,6 +289,11 @@ extern "C" fn kill_live_at_exit() {
             unsafe {
                 libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
             }
+        }
+    }
+    if let Ok(dirs) = LIVE_DIRS.try_lock() {
+        for dir in dirs.iter() {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
