@@ -309,9 +309,6 @@ pub async fn import_inventory_with_progress(
     };
     result?;
     restored?;
-    if !dry_run {
-        im.analyze().await?;
-    }
     im.progress.step(if dry_run {
         "rolling back (dry run)"
     } else {
@@ -328,15 +325,51 @@ pub async fn import_inventory_with_progress(
     }
     if dry_run {
         im.tx.rollback().await?;
-    } else {
-        im.tx.commit().await?;
+        return Ok(im.report);
     }
+    im.tx.commit().await?;
+    vacuum_analyze(db, &im.report, &mut im.progress).await;
     Ok(im.report)
 }
 
-/// Rows of one table an import must change before it refreshes that table's PostgreSQL
-/// planner statistics.
-const ANALYZE_AFTER: u64 = 10_000;
+/// On PostgreSQL, after a commit that changed many rows of some tables (a fresh Fedora-scale
+/// import writes 9.6 million `host_category_dir` rows): `VACUUM (ANALYZE)` of those tables.
+/// Without it the publisher's first read finds no planner statistics (its queries are then
+/// misjudged, and JIT-compiled) and sets the hint bits of every new row, which made the first
+/// publish after such an import 2 s slower than the next ones, until autovacuum got there.
+/// The import is committed by then: a failure is reported and otherwise ignored. SQLite plans
+/// these queries alike without statistics.
+async fn vacuum_analyze(db: &Database, report: &ImportReport, progress: &mut Progress<'_>) {
+    if db.backend() != crate::db::Backend::Postgres {
+        return;
+    }
+    let tables: Vec<&str> = report
+        .changes
+        .iter()
+        .filter(|(_, c)| c.created + c.updated + c.deleted >= VACUUM_AFTER)
+        .map(|(kind, _)| match kind {
+            ObjectKind::User => "users",
+            kind => kind.name(),
+        })
+        .collect();
+    if tables.is_empty() {
+        return;
+    }
+    progress.step("vacuuming and analysing the tables it filled");
+    if let Err(e) = db
+        .execute(&format!("VACUUM (ANALYZE) {}", tables.join(", ")))
+        .await
+    {
+        progress.say(&format!(
+            "committed; VACUUM (ANALYZE) {} failed ({e}); autovacuum will catch up",
+            tables.join(", ")
+        ));
+    }
+}
+
+/// Rows of one table an import must change before it vacuums and analyses that table on
+/// PostgreSQL ([`vacuum_analyze`]).
+const VACUUM_AFTER: u64 = 10_000;
 
 /// SQLite's page cache during an import (`PRAGMA cache_size`, negative: KiB): 512 MiB. With
 /// the default 2 MiB a Fedora-scale import (a 450 MB database, millions of rows into the
@@ -447,35 +480,6 @@ impl Importer<'_> {
         self.delete_products().await?;
         self.progress.step("sites and hosts");
         self.sites_and_hosts().await?;
-        Ok(())
-    }
-
-    /// On PostgreSQL, refreshes the planner statistics of the tables this import changed a lot
-    /// (a fresh Fedora-scale import fills `host_category_dir` with millions of rows; until
-    /// autovacuum gets to it, the planner would misjudge the publisher's queries, and
-    /// JIT-compile them). SQLite plans these queries the same without statistics.
-    async fn analyze(&mut self) -> Result<(), StoreError> {
-        if !matches!(self.tx, Tx::Postgres(_)) {
-            return Ok(());
-        }
-        let tables: Vec<&str> = self
-            .report
-            .changes
-            .iter()
-            .filter(|(_, c)| c.created + c.updated + c.deleted >= ANALYZE_AFTER)
-            .map(|(kind, _)| match kind {
-                ObjectKind::User => "users",
-                kind => kind.name(),
-            })
-            .collect();
-        if tables.is_empty() {
-            return Ok(());
-        }
-        self.progress.step("updating planner statistics");
-        with_tx!(&mut self.tx, c => sqlx::query(&format!("ANALYZE {}", tables.join(", ")))
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
         Ok(())
     }
 
