@@ -163,6 +163,12 @@ for backend in "${BACKEND_LIST[@]}"; do
   timeout 900 "$BIN/examples/publish_phases" "$URL" "$MIRRORFLEET__DATA__DIR" \
     >"$WORK/phases.$backend" 2>&1
   echo "== $backend"
+  case "$backend" in
+    sqlite) echo "database: $(stat -c %s "$DB_FILE") bytes (WAL $(stat -c %s "$DB_FILE-wal" 2>/dev/null || echo 0) bytes)" ;;
+    postgres) echo "database: $(psql -At "$PG_URL" -c "SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) \
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+        WHERE n.nspname = '$SCHEMA' AND c.relkind IN ('r', 'm')") in schema $SCHEMA" ;;
+  esac
   sed 's/^/import: /' "$WORK/out.$backend.import"
   sed -n '1,2p' "$WORK/out.$backend.publish-first" | sed 's/^/publish: /'
   echo "publish log, upload → manifest swap: $(publish_ms "$backend" "${DB_FILE:-}")"
