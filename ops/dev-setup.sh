@@ -5,7 +5,8 @@ set -euo pipefail
 
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in dnf createrepo-c rpm; do
+# systemd: systemd-analyze, which tests/tests/deployment.rs runs on the units of ops/systemd.
+for pkg in dnf createrepo-c rpm systemd; do
   have "$pkg" || need+=("$pkg")
 done
 

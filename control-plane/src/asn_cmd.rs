@@ -39,10 +39,7 @@ fn table_path(data_dir: &Path) -> PathBuf {
 
 /// Who runs the command, for `imported_by` (control-plane-decisions.md D7).
 fn actor() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    format!("cli:{user}")
+    crate::audit::cli_actor()
 }
 
 /// Imports a table file: validates it (bad lines reported with their numbers; more than

@@ -4,11 +4,14 @@
 
 pub mod asn_cmd;
 pub mod asn_table;
+pub mod audit;
 pub mod config;
 pub mod db;
 pub mod db_cmd;
 pub mod derive_db;
+pub mod edges;
 pub mod export;
+pub mod host_cmd;
 pub mod inventory;
 pub mod publish;
 pub mod publish_cmd;

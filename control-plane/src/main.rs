@@ -10,7 +10,8 @@ use mirrorfleet_control::asn_cmd;
 use mirrorfleet_control::config::{Config, ConfigFlags};
 use mirrorfleet_control::db::DbError;
 use mirrorfleet_control::snapshot_cmd::{self, BuildArgs, Reported};
-use mirrorfleet_control::{db_cmd, publish_cmd};
+use mirrorfleet_control::store::host::HostSwitch;
+use mirrorfleet_control::{db_cmd, host_cmd, publish_cmd};
 
 /// mirrorfleet control plane.
 #[derive(Parser)]
@@ -50,6 +51,10 @@ enum Command {
     },
     /// Apply pending schema migrations.
     Migrate,
+    /// Administrators' switch of a host (`admin_active`); audited, published by `serve` or
+    /// the next `publish`.
+    #[command(subcommand)]
+    Host(HostCommand),
     /// Import data into the database.
     #[command(subcommand)]
     Import(ImportCommand),
@@ -100,6 +105,27 @@ enum AsnCommand {
     },
     /// Show the stored table.
     Status,
+}
+
+#[derive(Subcommand)]
+enum HostCommand {
+    /// Take a host out of selection: admin_active = false, disable_reason = TEXT. Exit 2 for
+    /// an unknown site or host; already disabled: exit 0, nothing changed.
+    Disable {
+        /// The site name and the host name, split at the last `/`.
+        #[arg(value_name = "SITE/HOST")]
+        target: String,
+        /// Why (at most 500 characters; shown to owners and administrators).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Put a host back into selection: admin_active = true (its reason is cleared unless the
+    /// crawler's auto-disable still holds). Exit 2 for an unknown site or host.
+    Enable {
+        /// The site name and the host name, split at the last `/`.
+        #[arg(value_name = "SITE/HOST")]
+        target: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -221,6 +247,24 @@ fn main() -> ExitCode {
             result
         })
         .map(|_| 0),
+        Command::Host(cmd) => {
+            let (target, switch) = match &cmd {
+                HostCommand::Disable { target, reason } => (
+                    target,
+                    HostSwitch::Disable {
+                        reason: reason.as_deref(),
+                    },
+                ),
+                HostCommand::Enable { target } => (target, HostSwitch::Enable),
+            };
+            block_on(host_cmd::switch(
+                &config,
+                target,
+                switch,
+                &mut std::io::stdout(),
+            ))
+            .map(|_| 0)
+        }
         Command::Import(ImportCommand::Inventory {
             file,
             dry_run,

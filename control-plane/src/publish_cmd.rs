@@ -6,14 +6,12 @@
 use std::io::Write;
 use std::time::Duration;
 
+use crate::audit::cli_actor;
 use crate::config::Config;
 use crate::db::Database;
+use crate::edges::{EdgeSettings, poll_once};
 use crate::publish::{PublishError, Publisher, StoreHandle};
 use crate::snapshot_cmd::Reported;
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
 
 /// The publisher of `config`: its database (schema checked), store and settings.
 pub async fn publisher(
@@ -33,8 +31,9 @@ pub async fn publisher(
     })
 }
 
+/// `cli:<login name>` (control-plane-decisions.md D7).
 fn actor() -> String {
-    env("USER").map_or_else(|| "cli".to_string(), |u| format!("cli:{u}"))
+    cli_actor()
 }
 
 fn reported(e: PublishError) -> anyhow::Error {
@@ -93,13 +92,27 @@ pub async fn resume(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// `mirrorfleet snapshot list`.
+/// `mirrorfleet snapshot list`: the versions, each with the edges serving it. The edge
+/// reports are polled once first (control-plane.md §7.7), so the list is current without a
+/// running `mirrorfleet serve`.
 pub async fn list(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> {
     let p = publisher(config, None).await?;
-    let lines = p.list().await;
+    let listed = async {
+        let polled = poll_once(&p.db, &p.store, EdgeSettings::from_config(config)).await?;
+        let lines = p
+            .list_with_edges(Some(&polled.edges))
+            .await
+            .map_err(reported)?;
+        anyhow::Ok((lines, polled.malformed))
+    }
+    .await;
     p.db.close().await;
-    for l in lines.map_err(reported)? {
+    let (lines, malformed) = listed?;
+    for l in lines {
         writeln!(out, "{l}")?;
+    }
+    for m in malformed {
+        writeln!(out, "warning: {} skipped: {}", m.key, m.reason)?;
     }
     Ok(())
 }

@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use mirrorfleet_control::config::{Config, ConfigFlags};
 use mirrorfleet_control::db::Database;
+use mirrorfleet_control::edges::EdgeSettings;
 use mirrorfleet_control::inventory::parse_inventory;
 use mirrorfleet_control::publish::layout::Manifest;
 use mirrorfleet_control::publish::{
@@ -68,6 +70,7 @@ async fn serve(publisher: Publisher, allow: &[&str]) -> Running {
             .map(|p| Prefix::parse_lenient(p).unwrap())
             .collect(),
         timings: fast(),
+        edges: EdgeSettings::default(),
     };
     start(settings, publisher).await.expect("serve starts")
 }
@@ -215,6 +218,87 @@ async fn publishes_on_start_and_change_postgres() {
         return;
     };
     publishes_on_start_and_change(t.db.clone()).await;
+}
+
+/// `serve` polls `edges/` every `edges.poll_interval` (here 200 ms from the configuration):
+/// a report written while it runs is in `edge_report` and `/metrics` within a few intervals.
+async fn picks_up_edge_reports(db: Database) {
+    use mirrorfleet_store::layout::{EDGE_REPORT_FORMAT, EdgeReport, edge_report_key};
+
+    populate(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let config = Config::load_from(
+        &ConfigFlags::default(),
+        [("MIRRORFLEET__EDGES__POLL_INTERVAL", "200ms")],
+        dir.path(),
+    )
+    .expect("configuration");
+    let settings = ServeSettings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_allow: vec![Prefix::parse_lenient("127.0.0.0/8").unwrap()],
+        timings: fast(),
+        ..ServeSettings::from_config(&config)
+    };
+    assert_eq!(settings.edges.poll_interval, Duration::from_millis(200));
+    let running = start(settings, publisher(&db, dir.path(), None))
+        .await
+        .expect("serve starts");
+    let m = wait_for_version(&store, 0, Duration::from_secs(30)).await;
+    let metrics = metrics_when(running.addr, |m| {
+        sample(m, r#"mirrorfleet_edges{state="fresh"}"#) == Some(0.0)
+    })
+    .await;
+    assert_eq!(sample(&metrics, "mirrorfleet_edges_behind"), Some(0.0));
+
+    let report = EdgeReport {
+        format: EDGE_REPORT_FORMAT.into(),
+        format_version: 1,
+        edge_id: "edge-1".into(),
+        software_version: "0.1.0".into(),
+        started_at: "2026-11-25T10:00:00Z".into(),
+        reported_at: "2026-11-25T10:00:05Z".into(),
+        manifest_serial: Some(m.serial),
+        snapshot_version: Some(m.snapshot.version),
+        snapshot_sha256: Some(m.snapshot.sha256.clone()),
+        loaded_at: Some("2026-11-25T10:00:01Z".into()),
+        last_error: None,
+        rejected_loads: 0,
+    };
+    let path = store.join(edge_report_key("edge-1"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, serde_json::to_vec(&report).unwrap()).unwrap();
+    let written = Instant::now();
+    let metrics = metrics_when(running.addr, |m| {
+        sample(m, r#"mirrorfleet_edges{state="fresh"}"#) == Some(1.0)
+    })
+    .await;
+    let took = written.elapsed();
+    // A few poll intervals, with room for a slow machine; the default interval is 15 s.
+    assert!(took < Duration::from_secs(5), "picked up after {took:?}");
+    assert_eq!(
+        sample(&metrics, r#"mirrorfleet_edges{state="stale"}"#),
+        Some(0.0),
+        "{metrics}"
+    );
+    assert_eq!(sample(&metrics, "mirrorfleet_edges_behind"), Some(0.0));
+    let rows = mirrorfleet_control::edges::read_rows(&db).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].snapshot_version, Some(m.snapshot.version as i64));
+    running.stop().await.expect("stops cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn picks_up_edge_reports_sqlite() {
+    picks_up_edge_reports(sqlite_db().await.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn picks_up_edge_reports_postgres() {
+    let Some(t) = postgres_db().await else {
+        return;
+    };
+    picks_up_edge_reports(t.db.clone()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod explain;
+pub mod follow;
 pub mod geoip;
 pub mod loaded;
 pub mod metrics;

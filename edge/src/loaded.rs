@@ -6,6 +6,7 @@
 //! inside the snapshot, so it costs nothing here.
 
 use std::net::IpAddr;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime};
 
 use ip_network::IpNetwork;
@@ -34,8 +35,9 @@ pub struct Loaded {
     pub loaded_at: SystemTime,
     /// Open → ready to swap.
     pub load_duration: Duration,
-    /// Manifest serial it came with (store mode), 0 in file mode.
-    pub manifest_serial: u64,
+    /// Serial of the last manifest naming it (store mode; raised when a newer manifest names
+    /// the same snapshot), 0 in file mode.
+    pub manifest_serial: AtomicU64,
     /// The E56 key K for this snapshot.
     pub key: [u8; 32],
     /// Country → continent as a 26×26 table (zero = none): one index per look-up
@@ -117,7 +119,7 @@ impl Loaded {
             available,
             loaded_at: SystemTime::now(),
             load_duration: started.elapsed(),
-            manifest_serial,
+            manifest_serial: AtomicU64::new(manifest_serial),
             key,
         }
     }

@@ -7,9 +7,11 @@ use std::sync::atomic::Ordering;
 
 use clap::Parser;
 use mirrorfleet_edge::config::{self, Cli};
+use mirrorfleet_edge::follow::{self, Follower};
 use mirrorfleet_edge::geoip::GeoIp;
 use mirrorfleet_edge::state::Edge;
 use mirrorfleet_edge::{server, source};
+use mirrorfleet_store::StoreHandle;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, watch};
 
@@ -41,12 +43,22 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: config::EdgeConfig) -> ExitCode {
-    if config.store.url.is_some() {
-        eprintln!(
-            "mirrorfleet-edge: store.url: following an object store is not available in this build yet; use --snapshot FILE"
-        );
-        return ExitCode::from(2);
-    }
+    // The store client is built before anything listens: a bad `store.*` setting is a
+    // start-up error (E88); an unreachable store is not (E79).
+    let store = match config.store.url.as_deref() {
+        Some(url) => match StoreHandle::open_with(
+            url,
+            &config.store.s3,
+            Some(follow::client_limits(&config)),
+        ) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("mirrorfleet-edge: store.url: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     let edge = Edge::new(config);
     if let Some(path) = edge.config.geoip.path.clone() {
         match GeoIp::open(&path) {
@@ -76,6 +88,21 @@ async fn run(config: config::EdgeConfig) -> ExitCode {
     let wake = Arc::new(Notify::new());
     if let Some(file) = edge.config.snapshot.file.clone() {
         tokio::spawn(source::watch_file(edge.clone(), file, wake.clone()));
+    }
+    if let Some(store) = store {
+        let swapped = Arc::new(Notify::new());
+        // The cached snapshot is mapped and validated before the first poll, off the runtime.
+        let (e, s, w) = (edge.clone(), store.clone(), swapped.clone());
+        let follower = match tokio::task::spawn_blocking(move || Follower::start(e, s, w)).await {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("mirrorfleet-edge: loading the snapshot cache failed: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        tracing::info!(store = %store.store, cache_dir = %edge.config.snapshot.cache_dir.display(), "following the store's manifest");
+        tokio::spawn(follower.run(wake.clone()));
+        tokio::spawn(follow::report::run(edge.clone(), store, swapped));
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(signals(edge.clone(), wake, stop_tx));

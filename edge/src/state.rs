@@ -3,7 +3,7 @@
 //! connection; the request path reads it without locks.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -34,6 +34,8 @@ pub struct Edge {
     pub rejected_loads: AtomicU64,
     /// Process start.
     pub started_at: SystemTime,
+    /// Whether reports and statistics go to the store ([`crate::follow::report::Writes`]).
+    pub writes: AtomicU8,
 }
 
 impl Edge {
@@ -43,7 +45,9 @@ impl Edge {
             trusted_proxies: config.server.trusted_proxies.clone(),
             ip_param_networks: config.server.ip_param_networks.clone(),
         };
+        let writes = crate::follow::report::Writes::initial(&config) as u8;
         Arc::new(Edge {
+            writes: AtomicU8::new(writes),
             config,
             proxy,
             snapshot: ArcSwapOption::empty(),

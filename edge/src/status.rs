@@ -128,11 +128,7 @@ fn snapshot_status(edge: &Edge, loaded: Option<&Loaded>, now: i64) -> Answer {
         None => Value::Null,
     };
     let err = edge.last_error.load();
-    let writes = if edge.config.store.url.is_some() {
-        "enabled"
-    } else {
-        "disabled: file mode"
-    };
+    let writes = crate::follow::report::Writes::load(&edge.writes).text();
     let body = json!({
         "format": "mirrorfleet-edge-snapshot",
         "format_version": 1,
@@ -173,7 +169,7 @@ pub fn snapshot_json(l: &Loaded, now: i64) -> Value {
         "source_generation": p.identity.source_generation.to_native(),
         "installation_id": s.installation_id(),
         "producer": {"name": p.identity.producer_name.as_str(), "software_version": p.identity.producer_version.as_str()},
-        "manifest_serial": l.manifest_serial,
+        "manifest_serial": l.manifest_serial.load(Ordering::Relaxed),
         "loaded_at": render::rfc3339_string(loaded_at),
         "load_duration_ms": l.load_duration.as_secs_f64() * 1000.0,
         "age_s": (now - s.created_at()).max(0),

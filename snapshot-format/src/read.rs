@@ -95,6 +95,13 @@ impl Snapshot {
         AsRef::<[u8]>::as_ref(&*self.bytes)
     }
 
+    /// Records the SHA-256 of the whole file when the caller has computed it already (the
+    /// edge hashes a download as it arrives and compares it with the manifest's), sparing the
+    /// second pass; ignored when it is known already.
+    pub fn set_file_sha256(&self, sha256: [u8; 32]) {
+        let _ = self.file_sha256.set(sha256);
+    }
+
     /// The whole file.
     pub fn bytes(&self) -> &[u8] {
         self.data()

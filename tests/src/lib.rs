@@ -14,14 +14,19 @@
 //! within [`EDGE_READY_TIMEOUT`], HTTP exchanges take a timeout.
 
 pub mod bins;
+pub mod control;
 pub mod digest;
 pub mod dnf;
 pub mod fixture;
 pub mod fixture_extra;
 pub mod http;
+/// moto, the S3-compatible test server: the control plane's test support, shared by path.
+#[path = "../../control-plane/tests/support/s3.rs"]
+pub mod moto;
 pub mod process;
 pub mod repo;
 pub mod server;
+pub mod store;
 pub mod tools;
 
 pub use bins::{

@@ -9,9 +9,10 @@
 //! file renamed over the target); on S3 the ETag (`PutMode::Update`, or create-only when there
 //! was no manifest).
 
-pub mod layout;
 pub mod lock;
-pub mod s3;
+
+/// The store layout and S3 client live in `mirrorfleet-store`, shared with the edge.
+pub use mirrorfleet_store::{ManifestCondition, StoreHandle, layout, s3};
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -20,7 +21,6 @@ use std::time::Duration;
 
 use mirrorfleet_snapshot::Snapshot;
 use mirrorfleet_snapshot::model::{Inputs, Policy};
-use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -34,17 +34,6 @@ use crate::with_tx;
 use layout::{Manifest, ManifestSnapshot};
 pub use lock::PublishLock;
 pub use s3::{ConditionalPut, S3Config};
-
-/// How the manifest swap is made conditional (§7.5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ManifestCondition {
-    /// Local directory: the content hash, compared under the lock just before the write.
-    ContentHash,
-    /// S3 with conditional writes: the ETag.
-    ETag,
-    /// `store.s3.conditional_put = "disabled"`: unconditional, the lock alone excludes.
-    Disabled,
-}
 
 /// Publisher settings (control-plane.md §10, `[publish]`, `[policy]`).
 #[derive(Clone, Debug)]
@@ -117,135 +106,6 @@ pub fn parse_max_drop(text: &str) -> Option<u64> {
     let f: u64 = format!("{frac:0<6}").parse().ok()?;
     let v = i.checked_mul(1_000_000)?.checked_add(f)?;
     (v <= 1_000_000).then_some(v)
-}
-
-/// The object store and the prefix under which the layout of §7.4 lives.
-#[derive(Clone)]
-pub struct StoreHandle {
-    pub store: Arc<dyn ObjectStore>,
-    pub prefix: Path,
-    pub condition: ManifestCondition,
-}
-
-/// The store by its `Display` (`AmazonS3(bucket)`, `LocalFileSystem(…)`): the clients' `Debug`
-/// would show configuration, an access key id among it.
-impl std::fmt::Debug for StoreHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreHandle")
-            .field("store", &format_args!("{}", self.store))
-            .field("prefix", &self.prefix.as_ref())
-            .field("condition", &self.condition)
-            .finish()
-    }
-}
-
-impl StoreHandle {
-    /// A local directory store (`file://DIR`), created when missing.
-    pub fn local(dir: &std::path::Path) -> anyhow::Result<StoreHandle> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create store directory {}: {e}", dir.display()))?;
-        // fsync written files and their directories: the temporary file renamed over
-        // `manifest.json` (and every snapshot) is durable before the write returns.
-        let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)?.with_fsync(true);
-        Ok(StoreHandle {
-            store: Arc::new(fs),
-            prefix: Path::default(),
-            condition: ManifestCondition::ContentHash,
-        })
-    }
-
-    /// From a store URL and the S3 settings (§10): `file://DIR` or `s3://bucket/prefix`.
-    /// Errors name configuration keys, never credentials.
-    pub fn open(url: &str, s3: &S3Config) -> anyhow::Result<StoreHandle> {
-        if let Some(dir) = url.strip_prefix("file://") {
-            return StoreHandle::local(std::path::Path::new(dir));
-        }
-        if url.starts_with("s3://") {
-            let (store, prefix) = s3::open(url, s3)?;
-            return Ok(StoreHandle {
-                store: Arc::new(store),
-                prefix,
-                condition: match s3.conditional_put {
-                    ConditionalPut::Etag => ManifestCondition::ETag,
-                    ConditionalPut::Disabled => ManifestCondition::Disabled,
-                },
-            });
-        }
-        // Only the scheme is echoed: the rest may hold credentials.
-        let scheme = url.split_once("://").map_or("", |(s, _)| s);
-        anyhow::bail!(
-            "unsupported store URL scheme {scheme:?}: expected file://DIR or s3://bucket/prefix"
-        )
-    }
-
-    /// From a store URL with the default S3 settings (AWS's endpoint, `us-east-1`, the
-    /// machine's own AWS credentials); the commands use [`StoreHandle::open`].
-    pub fn from_url(url: &str) -> anyhow::Result<StoreHandle> {
-        StoreHandle::open(url, &S3Config::default())
-    }
-
-    /// Writes `loc` create-only (snapshots, `manifests/<serial>.json`; §7.5): `PutMode::Create`
-    /// (on S3 `If-None-Match: *`). With `store.s3.conditional_put = "disabled"` the store has
-    /// no conditional writes: a HEAD, then an unconditional PUT, which the publisher lock makes
-    /// safe (§7.1). An existing object is `AlreadyExists` either way.
-    pub async fn put_create(&self, loc: &Path, payload: PutPayload) -> object_store::Result<()> {
-        let mode = if self.condition == ManifestCondition::Disabled {
-            match self.store.head(loc).await {
-                Ok(_) => {
-                    return Err(object_store::Error::AlreadyExists {
-                        path: loc.to_string(),
-                        source: "the object exists (create-only write)".into(),
-                    });
-                }
-                Err(object_store::Error::NotFound { .. }) => PutMode::Overwrite,
-                Err(e) => return Err(e),
-            }
-        } else {
-            PutMode::Create
-        };
-        let opts = PutOptions {
-            mode,
-            ..PutOptions::default()
-        };
-        self.store.put_opts(loc, payload, opts).await.map(|_| ())
-    }
-
-    fn key(&self, rel: &str) -> Path {
-        layout::key(&self.prefix, rel)
-    }
-
-    /// Reads an object; `None` when missing.
-    async fn get_opt(
-        &self,
-        rel: &str,
-    ) -> anyhow::Result<Option<(Vec<u8>, Option<String>, Option<String>)>> {
-        match self.store.get(&self.key(rel)).await {
-            Ok(r) => {
-                let e_tag = r.meta.e_tag.clone();
-                let version = r.meta.version.clone();
-                Ok(Some((r.bytes().await?.to_vec(), e_tag, version)))
-            }
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Objects directly under `dir/`: (file name, size, age in seconds).
-    async fn list(&self, dir: &str) -> anyhow::Result<Vec<(String, u64, i64)>> {
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        let r = match self.store.list_with_delimiter(Some(&self.key(dir))).await {
-            Ok(r) => r,
-            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
-        Ok(r.objects
-            .into_iter()
-            .filter_map(|m| {
-                let name = m.location.filename()?.to_string();
-                Some((name, m.size, now - m.last_modified.timestamp()))
-            })
-            .collect())
-    }
 }
 
 /// The manifest as read at the start of an operation.
@@ -1047,7 +907,7 @@ impl Publisher {
             .map_err(|e| ("manifest", e.to_string()))?;
         let manifest = Manifest {
             format: layout::MANIFEST_FORMAT.into(),
-            format_version: 1,
+            format_version: layout::MANIFEST_FORMAT_VERSION,
             serial,
             installation_id: installation_id.to_string(),
             published_at: rfc3339(OffsetDateTime::now_utc()),
@@ -1277,6 +1137,16 @@ impl Publisher {
 
     /// `snapshot list`: one line per version, newest first.
     pub async fn list(&self) -> Result<Vec<String>, PublishError> {
+        self.list_with_edges(None).await
+    }
+
+    /// [`Publisher::list`], with `edges` (from [`crate::edges`]): under each version a line
+    /// naming the edges that serve it (stale ones marked), then the edges serving no listed
+    /// version and the counts.
+    pub async fn list_with_edges(
+        &self,
+        edges: Option<&[crate::edges::EdgeStatus]>,
+    ) -> Result<Vec<String>, PublishError> {
         let current = self.read_manifest().await?;
         let present: BTreeSet<String> = self
             .store
@@ -1289,6 +1159,7 @@ impl Publisher {
             "{:>8}  {:<9}  {:>10}  {:>6}  {:>8}  {:<20}  {}",
             "VERSION", "STATUS", "SIZE", "HOSTS", "DIRS", "CREATED", "NOTE"
         )];
+        let mut listed = BTreeSet::new();
         for e in log_entries(&self.db).await? {
             let Some(v) = e.version else { continue };
             let get = |k: &str| {
@@ -1327,6 +1198,14 @@ impl Publisher {
                 rfc3339(e.started_at),
                 note.join(", ")
             ));
+            if let Some(line) = edges.and_then(|edges| crate::edges::serving_line(edges, v as u64))
+            {
+                lines.push(line);
+            }
+            listed.insert(v as u64);
+        }
+        if let Some(edges) = edges {
+            lines.extend(crate::edges::summary_lines(edges, &listed));
         }
         Ok(lines)
     }

@@ -1,8 +1,7 @@
-//! `/metrics` of `mirrorfleet serve` (control-plane.md §7.8): publishing and HTTP, names
-//! prefixed `mirrorfleet_`, OpenMetrics text from prometheus-client.
+//! `/metrics` of `mirrorfleet serve` (control-plane.md §7.8): publishing, edges and HTTP,
+//! names prefixed `mirrorfleet_`, OpenMetrics text from prometheus-client.
 //!
-//! Not exported yet: `edges{state}` and `edges_behind` need the edge reports of issue 5;
-//! scanner, crawler and checkin counters come with those components.
+//! Not exported yet: scanner, crawler and checkin counters come with those components.
 
 use std::sync::atomic::AtomicU64;
 
@@ -13,6 +12,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use crate::edges::{EdgeCounts, EdgeState};
 
 /// Bounds of `publish_duration_seconds`: from a small installation (tens of milliseconds) to
 /// the Fedora-scale goal (10 s) and beyond.
@@ -35,6 +36,11 @@ pub struct StageLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteStatus {
     pub route: String,
     pub status: String,
@@ -54,6 +60,8 @@ pub struct Metrics {
     pub refusals: Family<RailLabel, Counter>,
     pub failures: Family<StageLabel, Counter>,
     pub on_hold: Gauge,
+    pub edges: Family<StateLabel, Gauge>,
+    pub edges_behind: Gauge,
     pub http_requests: Family<RouteStatus, Counter>,
     pub http_duration: Family<Route, Histogram>,
 }
@@ -71,6 +79,8 @@ impl Metrics {
         let refusals = Family::<RailLabel, Counter>::default();
         let failures = Family::<StageLabel, Counter>::default();
         let on_hold = Gauge::default();
+        let edges = Family::<StateLabel, Gauge>::default();
+        let edges_behind = Gauge::default();
         let http_requests = Family::<RouteStatus, Counter>::default();
         let http_duration =
             Family::<Route, Histogram>::new_with_constructor(http_histogram as fn() -> Histogram);
@@ -105,6 +115,16 @@ impl Metrics {
             on_hold.clone(),
         );
         registry.register(
+            "edges",
+            "Edges by state: fresh (reported within edges.stale_after) or stale",
+            edges.clone(),
+        );
+        registry.register(
+            "edges_behind",
+            "Fresh edges not serving the version the current manifest names",
+            edges_behind.clone(),
+        );
+        registry.register(
             "http_requests",
             "HTTP requests answered, by route and status",
             http_requests.clone(),
@@ -120,6 +140,11 @@ impl Metrics {
                 stage: (*stage).into(),
             });
         }
+        for state in [EdgeState::Fresh, EdgeState::Stale] {
+            let _ = edges.get_or_create(&StateLabel {
+                state: state.as_str().into(),
+            });
+        }
         Metrics {
             registry,
             publish_duration,
@@ -128,6 +153,8 @@ impl Metrics {
             refusals,
             failures,
             on_hold,
+            edges,
+            edges_behind,
             http_requests,
             http_duration,
         }
@@ -140,6 +167,21 @@ impl Metrics {
                 stage: stage.into(),
             })
             .inc();
+    }
+
+    /// Sets `edges{state}` and `edges_behind` from one poll.
+    pub fn set_edges(&self, counts: &EdgeCounts) {
+        for (state, n) in [
+            (EdgeState::Fresh, counts.fresh),
+            (EdgeState::Stale, counts.stale),
+        ] {
+            self.edges
+                .get_or_create(&StateLabel {
+                    state: state.as_str().into(),
+                })
+                .set(n as i64);
+        }
+        self.edges_behind.set(counts.behind as i64);
     }
 
     /// The OpenMetrics text of every metric.

@@ -1,8 +1,8 @@
-//! `mirrorfleet serve` (control-plane.md §7.1, §7.8): the HTTP server (for now `/healthz`,
-//! `/readyz` and `/metrics`) and the publisher that publishes after every change and at a
-//! fixed interval.
+//! `mirrorfleet serve` (control-plane.md §7.1, §7.7, §7.8): the HTTP server (for now
+//! `/healthz`, `/readyz` and `/metrics`), the publisher that publishes after every change and
+//! at a fixed interval, and the edge-report poll ([`crate::edges`]).
 //!
-//! [`start`] runs both on the current runtime and returns a [`Running`] handle (tests use it
+//! [`start`] runs them on the current runtime and returns a [`Running`] handle (tests use it
 //! in-process); [`run`] is the command: start, wait for SIGINT or SIGTERM, stop.
 
 pub mod http;
@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::edges::{EdgePoller, EdgeSettings};
 use crate::publish::Publisher;
 pub use metrics::Metrics;
 pub use scheduler::Timings;
@@ -32,6 +33,8 @@ pub struct ServeSettings {
     pub metrics_allow: Vec<Prefix>,
     /// `[publish]` timings.
     pub timings: Timings,
+    /// `[edges]`: the edge-report poll.
+    pub edges: EdgeSettings,
 }
 
 /// A running server.
@@ -42,13 +45,16 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     http: JoinHandle<std::io::Result<()>>,
     publisher: JoinHandle<()>,
+    edges: JoinHandle<()>,
 }
 
 impl Running {
-    /// Stops accepting, lets requests and a publish under way finish, and returns.
+    /// Stops accepting, lets requests, a publish and an edge poll under way finish, and
+    /// returns.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.publisher.await.context("the publish loop panicked")?;
+        self.edges.await.context("the edge-report poll panicked")?;
         self.http
             .await
             .context("the HTTP server panicked")?
@@ -57,7 +63,8 @@ impl Running {
     }
 }
 
-/// Binds `settings.listen` and starts the HTTP server and the publish loop.
+/// Binds `settings.listen` and starts the HTTP server, the publish loop and the edge-report
+/// poll.
 pub async fn start(settings: ServeSettings, publisher: Publisher) -> anyhow::Result<Running> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -79,6 +86,12 @@ pub async fn start(settings: ServeSettings, publisher: Publisher) -> anyhow::Res
             })
             .await
     });
+    let poller = EdgePoller::new(
+        publisher.db.clone(),
+        publisher.store.clone(),
+        settings.edges,
+    );
+    let edges = tokio::spawn(crate::edges::run(poller, metrics.clone(), rx.clone()));
     let publisher = tokio::spawn(scheduler::run(
         Arc::new(publisher),
         settings.timings,
@@ -92,6 +105,7 @@ pub async fn start(settings: ServeSettings, publisher: Publisher) -> anyhow::Res
         shutdown,
         http,
         publisher,
+        edges,
     })
 }
 
@@ -135,6 +149,7 @@ impl ServeSettings {
                 interval: config.publish.interval,
                 poll_generation: config.publish.poll_generation,
             },
+            edges: EdgeSettings::from_config(config),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! `i64` (PostgreSQL's `INTEGER` is 32-bit), booleans as `bool`, times as
 //! `time::OffsetDateTime`.
 
+pub mod host;
 pub mod import;
 
 use sqlx::{Postgres, Sqlite, Transaction};
@@ -20,6 +21,9 @@ pub enum StoreError {
     NotInitialised,
     #[error("{0}")]
     Invalid(String),
+    /// A named object does not exist (the message names it).
+    #[error("{0}")]
+    NotFound(String),
     #[error("cannot create the installation id: {0}")]
     Random(#[source] std::io::Error),
     #[error("database query failed: {0}")]

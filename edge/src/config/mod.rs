@@ -143,7 +143,7 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", conflicts_with = "store")]
     pub snapshot: Option<PathBuf>,
 
-    /// Store mode (refused by this build for now; use --snapshot): follow the manifest in this object store, `file://PATH` or
+    /// Store mode: follow the manifest in this object store, `file://PATH` or
     /// `s3://BUCKET/PREFIX` (store.url)
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,

@@ -10,6 +10,10 @@ pub const MANIFEST: &str = "manifest.json";
 pub const MANIFESTS_DIR: &str = "manifests";
 /// Snapshot objects.
 pub const SNAPSHOTS_DIR: &str = "snapshots";
+/// Edge reports (§7.7).
+pub const EDGES_DIR: &str = "edges";
+/// The `format` of an edge report.
+pub const EDGE_REPORT_FORMAT: &str = "mirrorfleet-edge-report";
 
 /// `manifest.json`, `manifests/<serial>.json` (control-plane.md §7.4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +41,47 @@ pub struct ManifestSnapshot {
 
 /// The `format` of a manifest.
 pub const MANIFEST_FORMAT: &str = "mirrorfleet-manifest";
+/// The manifest `format_version` this build writes and follows.
+pub const MANIFEST_FORMAT_VERSION: u32 = 1;
+/// The edge report `format_version` this build writes and reads.
+pub const EDGE_REPORT_FORMAT_VERSION: u32 = 1;
+
+/// `edges/<edge-id>.json` (§7.7): what one edge serves, written by the edge on every swap and
+/// at least once a minute, read by the control plane's edge poller.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeReport {
+    pub format: String,
+    pub format_version: u32,
+    pub edge_id: String,
+    pub software_version: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// RFC 3339, UTC.
+    pub reported_at: String,
+    /// The serial of the manifest followed last; null before the first load.
+    pub manifest_serial: Option<u64>,
+    pub snapshot_version: Option<u64>,
+    pub snapshot_sha256: Option<String>,
+    /// RFC 3339, UTC.
+    pub loaded_at: Option<String>,
+    pub last_error: Option<String>,
+    pub rejected_loads: u64,
+}
+
+/// `edges/<edge-id>.json`, relative to the store prefix.
+pub fn edge_report_key(edge_id: &str) -> String {
+    format!("{EDGES_DIR}/{edge_id}.json")
+}
+
+/// The edge id of an `edges/` file name (`edge1-8081.json`): 1–64 of `A-Za-z0-9._-`.
+pub fn parse_edge_report_name(name: &str) -> Option<&str> {
+    let id = name.strip_suffix(".json")?;
+    let ok = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+    ok.then_some(id)
+}
 
 /// Joins `prefix` and a relative key.
 pub fn key(prefix: &Path, rel: &str) -> Path {
@@ -98,6 +143,14 @@ mod tests {
         );
         assert_eq!(parse_manifest_name("812.json"), Some(812));
         assert_eq!(parse_manifest_name("x.json"), None);
+        assert_eq!(edge_report_key("e1-8081"), "edges/e1-8081.json");
+        assert_eq!(parse_edge_report_name("e1-8081.json"), Some("e1-8081"));
+        assert_eq!(parse_edge_report_name("a b.json"), None);
+        assert_eq!(parse_edge_report_name(".json"), None);
+        assert_eq!(
+            parse_edge_report_name(&format!("{}.json", "a".repeat(65))),
+            None
+        );
         assert_eq!(
             key(&Path::from("a/b"), "snapshots/x.mfs").as_ref(),
             "a/b/snapshots/x.mfs"

@@ -6,8 +6,11 @@
 //! credentials (`s3://key:secret@bucket`) is refused without being echoed.
 
 use mirrorfleet_config::StoreLocation;
+use std::time::Duration;
+
 use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
 use object_store::path::Path;
+use object_store::{ClientOptions, RetryConfig};
 
 /// The effective `[store.s3]` settings are the configuration crate's [`S3Config`]: one type
 /// for the loader, `config show`, the edge and this client (its `Debug` masks the secrets).
@@ -57,8 +60,32 @@ fn virtual_hosted_endpoint(endpoint: &str, bucket: &str) -> String {
     }
 }
 
+/// How hard the client tries before an error surfaces. The publisher keeps `object_store`'s
+/// defaults (up to 10 retries within 3 minutes: a publish is worth waiting for); an edge polls
+/// every few seconds and must notice an unreachable store at the next poll, not minutes later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientLimits {
+    /// Retries of a failed request (0: none).
+    pub max_retries: usize,
+    /// No retry starts later than this after the first attempt.
+    pub retry_timeout: Duration,
+    /// Establishing a connection.
+    pub connect_timeout: Duration,
+    /// A whole request, the body included.
+    pub request_timeout: Duration,
+}
+
 /// Builds the S3 client for `url` from `settings`: (store, key prefix).
 pub fn open(url: &str, settings: &S3Config) -> anyhow::Result<(AmazonS3, Path)> {
+    open_with(url, settings, None)
+}
+
+/// [`open`] with [`ClientLimits`] (`None`: `object_store`'s defaults).
+pub fn open_with(
+    url: &str,
+    settings: &S3Config,
+    limits: Option<ClientLimits>,
+) -> anyhow::Result<(AmazonS3, Path)> {
     let S3Url { bucket, prefix } = parse_s3_url(url)?;
     let region = Some(settings.region.as_str())
         .filter(|r| !r.is_empty())
@@ -127,6 +154,20 @@ pub fn open(url: &str, settings: &S3Config) -> anyhow::Result<(AmazonS3, Path)> 
                 );
             }
         }
+    }
+    if let Some(l) = limits {
+        b = b
+            .with_retry(RetryConfig {
+                max_retries: l.max_retries,
+                retry_timeout: l.retry_timeout,
+                ..RetryConfig::default()
+            })
+            .with_client_options(
+                ClientOptions::new()
+                    .with_connect_timeout(l.connect_timeout)
+                    .with_timeout(l.request_timeout)
+                    .with_allow_http(settings.allow_http),
+            );
     }
     // The builder's own messages name no secret; keep only them.
     let store = b
