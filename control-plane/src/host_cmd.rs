@@ -57,13 +57,14 @@ pub async fn switch(
     } else {
         "disabled"
     };
+    // A disabled host's reason, as it is shown after its state.
+    let reason = if r.admin_active {
+        String::new()
+    } else {
+        format!(" ({})", quoted(r.disable_reason.as_deref()))
+    };
     match r.outcome {
         SwitchOutcome::Unchanged => {
-            let reason = if r.admin_active {
-                String::new()
-            } else {
-                format!(" ({})", quoted(r.disable_reason.as_deref()))
-            };
             writeln!(
                 out,
                 "host {target:?} is already {state}{reason}; nothing changed (generation {})",
@@ -80,11 +81,6 @@ pub async fn switch(
             )?;
         }
         SwitchOutcome::Switched => {
-            let reason = if r.admin_active {
-                String::new()
-            } else {
-                format!(" ({})", quoted(r.disable_reason.as_deref()))
-            };
             writeln!(
                 out,
                 "host {target:?} {state}{reason}; generation {} → {}",

@@ -210,6 +210,39 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// The category topdir of the dnf tests' tree (category "Fedora Linux").
+pub const TOPDIR: &str = "pub/fedora/linux";
+/// The repository directory below [`TOPDIR`] (fedora-40, x86_64).
+pub const REPO_SUBDIR: &str = "releases/40/Everything/x86_64/os";
+
+/// An inventory (data-model.md §11, shaped like the §11.2 example) of one repository,
+/// `fedora-40`/x86_64 in [`TOPDIR`]/[`REPO_SUBDIR`], whose `repomd` history is `repomd` (newest
+/// first), with `sites` as given.
+pub fn fedora_40_inventory(
+    repomd: &[&RepomdDetails],
+    sites: Vec<serde_json::Value>,
+) -> serde_json::Value {
+    let history: Vec<_> = repomd
+        .iter()
+        .map(|d| serde_json::json!({"timestamp": d.timestamp, "size": d.size, "sha256": d.sha256}))
+        .collect();
+    serde_json::json!({
+        "format": "mirrorfleet-inventory",
+        "format_version": 1,
+        "policy": { "min_mirrors": 5, "max_hosts": 100 },
+        "products": [ { "name": "Fedora", "versions": ["40"] } ],
+        "arches": ["x86_64"],
+        "categories": [
+            { "name": "Fedora Linux", "product": "Fedora", "topdir": TOPDIR, "repomap": "fedora" }
+        ],
+        "repositories": [ {
+            "prefix": "fedora-40", "arch": "x86_64", "category": "Fedora Linux", "version": "40",
+            "dir": REPO_SUBDIR, "repomd": history,
+        } ],
+        "sites": sites,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

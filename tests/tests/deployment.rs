@@ -872,14 +872,7 @@ fn kubernetes_edge_matches_the_binary() {
         "the edge refuses the ConfigMap's edge.toml:\n{out}"
     );
 
-    let svc = k.get("Service", "mirrorfleet-edge");
-    assert!(labels_match(
-        &svc["spec"]["selector"],
-        &d["spec"]["template"]["metadata"]["labels"]
-    ));
-    for p in seq(&svc["spec"]["ports"]) {
-        assert_eq!(resolve_port(c, &p["targetPort"]), 8081);
-    }
+    let svc = assert_service_reaches(&k, "mirrorfleet-edge", d, c, 8081);
     assert_eq!(s(&svc["spec"]["externalTrafficPolicy"]), "Local");
     assert!(labels_match(
         &d["spec"]["selector"]["matchLabels"],
@@ -981,14 +974,27 @@ fn kubernetes_control_plane_matches_the_binary() {
         );
     }
 
-    let svc = k.get("Service", "mirrorfleet-control-plane");
+    assert_service_reaches(&k, "mirrorfleet-control-plane", d, c, 8080);
+}
+
+/// The Service `name` selects the pods of Deployment `d` and every port targets `port` of
+/// container `c`; returns the Service.
+fn assert_service_reaches<'a>(
+    k: &'a Cluster,
+    name: &str,
+    d: &Yaml,
+    c: &Yaml,
+    port: u64,
+) -> &'a Yaml {
+    let svc = k.get("Service", name);
     assert!(labels_match(
         &svc["spec"]["selector"],
         &d["spec"]["template"]["metadata"]["labels"]
     ));
     for p in seq(&svc["spec"]["ports"]) {
-        assert_eq!(resolve_port(c, &p["targetPort"]), 8080);
+        assert_eq!(resolve_port(c, &p["targetPort"]), port, "Service {name}");
     }
+    svc
 }
 
 /// Every Secret, ConfigMap and volume claim a pod names exists, and the Secret templates hold

@@ -23,6 +23,7 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
+use mirrorfleet_tests::repo::{REPO_SUBDIR, TOPDIR, fedora_40_inventory};
 use mirrorfleet_tests::{
     DNF_TIMEOUT, DnfRoot, EdgeProcess, HELLO_NAME, Listening, RepomdDetails, StaticServer,
     build_rpm, build_rpm_with, build_snapshot, copy_tree, make_repo_with, repomd_details,
@@ -30,9 +31,6 @@ use mirrorfleet_tests::{
 };
 use serde_json::json;
 
-/// The category topdir and the repository directory below it.
-const TOPDIR: &str = "pub/fedora/linux";
-const REPO_SUBDIR: &str = "releases/40/Everything/x86_64/os";
 /// createrepo_c `--revision` (and every `<timestamp>`) of the current and of the stale repodata.
 const CURRENT_REVISION: u64 = 1_713_185_000;
 const STALE_REVISION: u64 = 1_713_100_000;
@@ -168,26 +166,7 @@ fn inventory(current: &RepomdDetails, hosts: &[Host]) -> serde_json::Value {
             })
         })
         .collect();
-    json!({
-        "format": "mirrorfleet-inventory",
-        "format_version": 1,
-        "policy": { "min_mirrors": 5, "max_hosts": 100 },
-        "products": [ { "name": "Fedora", "versions": ["40"] } ],
-        "arches": ["x86_64"],
-        "categories": [
-            { "name": "Fedora Linux", "product": "Fedora", "topdir": TOPDIR, "repomap": "fedora" }
-        ],
-        "repositories": [ {
-            "prefix": "fedora-40", "arch": "x86_64", "category": "Fedora Linux", "version": "40",
-            "dir": REPO_SUBDIR,
-            "repomd": [ {
-                "timestamp": current.timestamp,
-                "size": current.size,
-                "sha256": current.sha256,
-            } ]
-        } ],
-        "sites": sites,
-    })
+    fedora_40_inventory(&[current], sites)
 }
 
 /// The three mirrors, one site each: A (SE) and B (US) with bandwidth `good_bandwidth`, up to

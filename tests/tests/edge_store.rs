@@ -8,7 +8,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mirrorfleet_snapshot::read::uuid_text;
-use mirrorfleet_tests::fixture::{Edge, Fixture, SnapshotMode};
+use mirrorfleet_tests::control::store_edge;
+use mirrorfleet_tests::fixture::{Edge, Fixture};
 use mirrorfleet_tests::store::FileStore;
 use serde_json::Value;
 
@@ -27,18 +28,7 @@ fn snapshot(version: u64) -> Vec<u8> {
 
 /// An edge following `store`, polling every 100 ms, caching in `cache`.
 fn start_edge(store_url: &str, cache: &Path, extra: &[(&str, &str)]) -> Edge {
-    let mut f = Fixture::new()
-        .snapshot_mode(SnapshotMode::Custom)
-        .arg("--store")
-        .arg(store_url)
-        .arg("--cache-dir")
-        .arg(cache.display().to_string())
-        .arg("--poll-interval")
-        .arg("100ms");
-    for (k, v) in extra {
-        f = f.env(k, v);
-    }
-    f.start()
+    store_edge(store_url, cache, "100ms", extra)
 }
 
 fn status(edge: &Edge) -> Value {

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use mirrorfleet_tests::control::{ControlPlane, store_edge};
 use mirrorfleet_tests::fixture::{Edge, Fixture, example_inventory};
 use mirrorfleet_tests::moto::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, moto};
+use mirrorfleet_tests::repo::{REPO_SUBDIR, TOPDIR, fedora_40_inventory};
 use mirrorfleet_tests::store::FileStore;
 use mirrorfleet_tests::{
     DnfRoot, HELLO_NAME, Listening, StaticServer, build_rpm, build_rpm_with, make_repo_with,
@@ -170,42 +171,24 @@ fn a_disabled_host_leaves_both_edges_within_5s_s3_store() {
 // Real dnf
 // ---------------------------------------------------------------------------------------------
 
-const TOPDIR: &str = "pub/fedora/linux";
-const REPO_SUBDIR: &str = "releases/40/Everything/x86_64/os";
 const OLD_REVISION: u64 = 1_713_100_000;
 const NEW_REVISION: u64 = 1_713_185_000;
 
+/// One mirror, up to date, and the repository's repomd.xml history `repomd`.
 fn dnf_inventory(
     mirror: &StaticServer,
     repomd: &[&mirrorfleet_tests::RepomdDetails],
 ) -> serde_json::Value {
-    let history: Vec<_> = repomd
-        .iter()
-        .map(|d| json!({"timestamp": d.timestamp, "size": d.size, "sha256": d.sha256}))
-        .collect();
-    json!({
-        "format": "mirrorfleet-inventory",
-        "format_version": 1,
-        "policy": { "min_mirrors": 5, "max_hosts": 100 },
-        "products": [ { "name": "Fedora", "versions": ["40"] } ],
-        "arches": ["x86_64"],
-        "categories": [
-            { "name": "Fedora Linux", "product": "Fedora", "topdir": TOPDIR, "repomap": "fedora" }
-        ],
-        "repositories": [ {
-            "prefix": "fedora-40", "arch": "x86_64", "category": "Fedora Linux", "version": "40",
-            "dir": REPO_SUBDIR, "repomd": history,
-        } ],
-        "sites": [ {
-            "name": "Mirror A",
-            "hosts": [ {
-                "name": "a.mirror.test", "country": "SE", "bandwidth": 1000,
-                "categories": { "Fedora Linux": {
-                    "urls": [format!("{}/{TOPDIR}", mirror.url())], "up2date": ["**"],
-                } }
-            } ]
-        } ],
-    })
+    let site = json!({
+        "name": "Mirror A",
+        "hosts": [ {
+            "name": "a.mirror.test", "country": "SE", "bandwidth": 1000,
+            "categories": { "Fedora Linux": {
+                "urls": [format!("{}/{TOPDIR}", mirror.url())], "up2date": ["**"],
+            } }
+        } ]
+    });
+    fedora_40_inventory(repomd, vec![site])
 }
 
 #[test]

@@ -363,6 +363,7 @@ impl Follower {
             }
         }
         let cached = self.cache.path(want.version, &want.sha256);
+        let download_started = Instant::now();
         let (temp, hashed) = if cached.exists() {
             (None, false)
         } else {
@@ -388,6 +389,7 @@ impl Follower {
             (Some(temp), true)
         };
         // Download complete: check, map, validate, index and swap (E79's swap time).
+        let download_ms = download_started.elapsed().as_secs_f64() * 1000.0;
         let started = Instant::now();
         let edge = self.edge.clone();
         let manifest = m.clone();
@@ -431,6 +433,8 @@ impl Follower {
             version = want.version,
             manifest_serial = m.serial,
             rollback = m.rollback,
+            from_cache = !hashed,
+            download_ms,
             load_ms,
             swap_ms = started.elapsed().as_secs_f64() * 1000.0,
             "snapshot swapped in"
