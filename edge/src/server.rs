@@ -135,28 +135,12 @@ impl Watched {
 pub async fn bind(edge: &Edge) -> anyhow::Result<Vec<TcpListener>> {
     let mut out = Vec::new();
     for addr in &edge.config.server.listen {
-        let l = listen(*addr)
+        let l = TcpListener::bind(addr)
+            .await
             .map_err(|e| anyhow::anyhow!("server.listen: cannot listen on {addr}: {e}"))?;
         out.push(l);
     }
     Ok(out)
-}
-
-/// A listening socket as `TcpListener::bind` makes it (`SO_REUSEADDR`, backlog 1024), but an
-/// IPv6 address listens on IPv6 only (`IPV6_V6ONLY`): Linux's default would make `[::]:8081`
-/// take the IPv4 port too, so `listen = ["0.0.0.0:8081", "[::]:8081"]` failed with "address
-/// in use".
-fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    TcpListener::from_std(socket.into())
 }
 
 /// Serves until `shutdown` turns true, then drains within `shutdown.grace`.
@@ -417,20 +401,4 @@ pub fn frame(answer: Answer, head: bool, close: bool) -> Response<Full<Bytes>> {
         h.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
-}
-
-#[cfg(test)]
-mod listen_tests {
-    use super::listen;
-
-    #[tokio::test]
-    async fn ipv6_listeners_are_ipv6_only() {
-        let v4 = listen("127.0.0.1:0".parse().unwrap()).unwrap();
-        assert!(v4.local_addr().unwrap().is_ipv4());
-        // No IPv6 on this machine: nothing to check.
-        let Ok(v6) = listen("[::1]:0".parse().unwrap()) else {
-            return;
-        };
-        assert!(socket2::SockRef::from(&v6).only_v6().unwrap());
-    }
 }
