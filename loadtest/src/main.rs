@@ -4,6 +4,7 @@
 //! It depends on `mirrorfleet-snapshot` only: the edge is driven as a process,
 //! over HTTP, as in production.
 
+mod baseline;
 mod generate;
 mod load;
 mod measure;
@@ -39,8 +40,13 @@ enum Command {
     /// Generate the same dataset as an inventory file (data-model.md §11) for
     /// `mirrorfleet import inventory`, and optionally its prefix→ASN table for `mirrorfleet asn import`.
     GenerateInventory(InventoryArgs),
-    /// Send HTTP/1.1 keep-alive load to an edge and report rate, latency and statuses.
+    /// Send load (HTTP/1.1 keep-alive or h2c; closed loop, or open loop at a fixed rate) to an
+    /// edge, or any server speaking the MirrorManager protocol, and report rate, latency and
+    /// statuses.
     Run(RunArgs),
+    /// A minimal hyper server answering every request with a fixed metalink-sized body: the
+    /// ceiling for any server on the same stack.
+    Baseline(BaselineArgs),
     /// Start an edge on a snapshot, load it, and report load time, memory and CPU per request.
     Measure(MeasureArgs),
 }
@@ -152,6 +158,39 @@ struct RunArgs {
     /// Client runtime threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Open loop: send this many requests per second (all connections together), measuring
+    /// each latency from when the request was due (coordinated-omission corrected). Without
+    /// it: closed loop, each connection as fast as its answers come.
+    #[arg(long, value_name = "PER_SECOND")]
+    rate: Option<f64>,
+    /// Speak HTTP/2 over cleartext (prior knowledge) instead of HTTP/1.1.
+    #[arg(long)]
+    h2c: bool,
+    /// The server's process id: report its CPU time during the run and its memory after.
+    #[arg(long, value_name = "PID")]
+    pid: Option<u32>,
+    /// Also write the report as JSON to this file (`-`: standard output, instead of the line).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct BaselineArgs {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    listen: std::net::SocketAddr,
+    /// Size of every answer, bytes (default: a 100-host Fedora metalink's).
+    #[arg(long, default_value_t = 23_552)]
+    body_size: usize,
+    /// Make one answer in N wait --stall first (a server with hiccups).
+    #[arg(long, value_name = "N", requires = "stall")]
+    stall_every: Option<u64>,
+    /// How long a stalled answer waits.
+    #[arg(long, value_parser = parse_duration, requires = "stall_every")]
+    stall: Option<Duration>,
+    /// Runtime threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 #[derive(clap::Args, Debug)]
@@ -194,6 +233,7 @@ fn main() -> ExitCode {
         Command::Generate(a) => generate(a),
         Command::GenerateInventory(a) => generate_inventory(a),
         Command::Run(a) => run(a),
+        Command::Baseline(a) => serve_baseline(a),
         Command::Measure(a) => measure(a),
     };
     match result {
@@ -203,6 +243,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn serve_baseline(a: BaselineArgs) -> anyhow::Result<()> {
+    let stall = a
+        .stall_every
+        .zip(a.stall)
+        .map(|(every, delay)| baseline::Stall { every, delay });
+    runtime(a.threads)?.block_on(baseline::run(a.listen, a.body_size, stall))
 }
 
 fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
@@ -418,15 +466,36 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         }
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
+    let protocol = if a.h2c {
+        load::Protocol::H2c
+    } else {
+        load::Protocol::Http1
+    };
+    let pace = match a.rate {
+        Some(rate) => {
+            anyhow::ensure!(
+                rate.is_finite() && rate > 0.0,
+                "--rate must be a positive number of requests per second, not {rate}"
+            );
+            load::Pace::Open { rate }
+        }
+        None => load::Pace::Closed,
+    };
     eprintln!(
-        "{} distinct targets → {addr}, {} connection(s), {:.1} s{}",
+        "{} distinct targets → {addr} ({}), {} connection(s), {}, {:.1} s{}",
         targets.len(),
+        protocol.name(),
         a.concurrency,
+        match pace {
+            load::Pace::Closed => "closed loop".to_string(),
+            load::Pace::Open { rate } => format!("open loop at {rate} req/s"),
+        },
         a.duration.as_secs_f64(),
         a.requests
             .map(|n| format!(", at most {n} requests"))
             .unwrap_or_default()
     );
+    let server_before = a.pid.map(util::process_cpu).transpose()?;
     let rt = runtime(a.threads)?;
     let result = rt.block_on(load::run(load::LoadSpec {
         addr,
@@ -435,8 +504,50 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         concurrency: a.concurrency.max(1),
         targets: Arc::new(targets),
         progress: Some("run".into()),
+        protocol,
+        pace,
     }));
-    println!("{}", result.summary());
+    let mut report = result.to_json();
+    report["protocol"] = protocol.name().into();
+    report["pace"] = match pace {
+        load::Pace::Closed => serde_json::json!({"mode": "closed", "connections": a.concurrency}),
+        load::Pace::Open { rate } => {
+            serde_json::json!({"mode": "open", "rate_per_s": rate, "connections": a.concurrency})
+        }
+    };
+    let mut lines = vec![result.summary()];
+    if let (Some(pid), Some((user0, sys0))) = (a.pid, server_before) {
+        let (user1, sys1) = util::process_cpu(pid)?;
+        let (rss, hwm) = util::process_memory(pid)?;
+        let cpu = (user1 - user0) + (sys1 - sys0);
+        let per_request_us = cpu * 1e6 / result.requests.max(1) as f64;
+        lines.push(format!(
+            "server (pid {pid}): CPU {cpu:.2} s ({:.2} user, {:.2} system) = {per_request_us:.1} µs per request; RSS {} (peak {})",
+            user1 - user0,
+            sys1 - sys0,
+            mib(rss * 1024),
+            mib(hwm * 1024)
+        ));
+        report["server"] = serde_json::json!({
+            "pid": pid,
+            "cpu_user_s": user1 - user0,
+            "cpu_system_s": sys1 - sys0,
+            "cpu_per_request_us": per_request_us,
+            "rss_kib": rss,
+            "peak_rss_kib": hwm,
+        });
+    }
+    match a.json.as_deref() {
+        Some(p) if p == std::path::Path::new("-") => {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Some(p) => {
+            std::fs::write(p, serde_json::to_vec_pretty(&report)?)
+                .with_context(|| format!("cannot write {}", p.display()))?;
+            println!("{}", lines.join("\n"));
+        }
+        None => println!("{}", lines.join("\n")),
+    }
     anyhow::ensure!(
         result.requests > 0,
         "no request completed (errors: {})",

@@ -104,15 +104,9 @@ pub(super) async fn phase(
     let perf = if perf { Perf::start(edge.pid()) } else { None };
     let (user0, sys0) = process_cpu(edge.pid())?;
     let self0 = self_cpu();
-    let load = load::run(LoadSpec {
-        addr: edge.addr,
-        duration,
-        max_requests: None,
-        concurrency,
-        targets: Arc::new(targets),
-        progress: Some(name.to_string()),
-    })
-    .await;
+    let mut spec = LoadSpec::closed(edge.addr, duration, concurrency, Arc::new(targets));
+    spec.progress = Some(name.to_string());
+    let load = load::run(spec).await;
     let (user1, sys1) = process_cpu(edge.pid())?;
     let self1 = self_cpu();
     let instructions = perf.and_then(Perf::stop);
