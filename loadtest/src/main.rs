@@ -35,6 +35,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Generate a whole dataset at a scale into a directory: snapshot, GeoIP file, inventory,
+    /// prefix→ASN table and a realistic request list.
+    Dataset(DatasetArgs),
     /// Generate a deterministic Fedora-scale snapshot file (and its GeoIP file).
     Generate(GenerateArgs),
     /// Generate the same dataset as an inventory file (data-model.md §11) for
@@ -49,6 +52,45 @@ enum Command {
     Baseline(BaselineArgs),
     /// Start an edge on a snapshot, load it, and report load time, memory and CPU per request.
     Measure(MeasureArgs),
+}
+
+/// Dataset scales (`dataset --scale`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Scale {
+    /// 60 hosts (20 private), 3,000 directories, 20,000 prefixes: seconds, for tests.
+    Small,
+    /// Fedora today: 700 hosts (300 private), 30,000 directories, 1,000,000 prefixes.
+    Fedora,
+    /// Hosts × 5 and prefixes × 2 of `fedora`: how cost grows with the fleet.
+    Huge,
+}
+
+impl Scale {
+    /// (hosts, private, directories, prefix→ASN entries, netblock pairs).
+    fn sizes(self) -> (usize, usize, usize, usize, usize) {
+        match self {
+            Scale::Small => (60, 20, 3_000, 20_000, 500),
+            Scale::Fedora => (700, 300, 30_000, 1_000_000, 60_000),
+            Scale::Huge => (3_500, 1_500, 30_000, 2_000_000, 300_000),
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct DatasetArgs {
+    /// How big.
+    #[arg(long, value_enum, default_value = "fedora")]
+    scale: Scale,
+    /// Dataset seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Directory to write into (created): snapshot.mfs, snapshot.mfs.geoip.mmdb,
+    /// inventory.json, prefix-asn.txt, requests.txt.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Targets in requests.txt (the realistic mix).
+    #[arg(long, default_value_t = 50_000)]
+    requests: usize,
 }
 
 #[derive(clap::Args, Debug)]
@@ -230,6 +272,7 @@ struct MeasureArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Dataset(a) => dataset(a),
         Command::Generate(a) => generate(a),
         Command::GenerateInventory(a) => generate_inventory(a),
         Command::Run(a) => run(a),
@@ -258,6 +301,78 @@ fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
         .worker_threads(threads.max(1))
         .enable_all()
         .build()?)
+}
+
+fn dataset(a: DatasetArgs) -> anyhow::Result<()> {
+    let (hosts, private, directories, asn_prefixes, netblocks) = a.scale.sizes();
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    let snapshot = a.out.join("snapshot.mfs");
+    let created_at = 1_767_225_600;
+    eprintln!(
+        "== {:?} dataset, seed {} → {}",
+        a.scale,
+        a.seed,
+        a.out.display()
+    );
+    generate(GenerateArgs {
+        out: snapshot.clone(),
+        seed: a.seed,
+        hosts,
+        private,
+        directories,
+        asn_prefixes,
+        netblocks,
+        snapshot_version: 1,
+        created_at,
+        geoip_out: None,
+        no_geoip: false,
+    })?;
+    generate_inventory(InventoryArgs {
+        out: a.out.join("inventory.json"),
+        asn_table_out: Some(a.out.join("prefix-asn.txt")),
+        seed: a.seed,
+        hosts,
+        private,
+        directories,
+        asn_prefixes,
+        netblocks,
+        created_at,
+        compact: false,
+    })?;
+    let snap = Snapshot::read_file(&snapshot).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let targets = mix::realistic(&snap, &plan::Plan::new(), a.seed, a.requests);
+    let mut text = format!(
+        "# mirrorfleet-loadtest realistic mix, {:?} dataset, seed {}\n",
+        a.scale, a.seed
+    );
+    for t in &targets {
+        text.push_str(t);
+        text.push('\n');
+    }
+    let requests = a.out.join("requests.txt");
+    std::fs::write(&requests, text)
+        .with_context(|| format!("cannot write {}", requests.display()))?;
+    let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
+    for t in &targets {
+        *kinds.entry(mix::kind_of(t)).or_default() += 1;
+    }
+    let shares: Vec<String> = kinds
+        .iter()
+        .map(|(k, n)| {
+            format!(
+                "{k} {:.1} %",
+                *n as f64 * 100.0 / targets.len().max(1) as f64
+            )
+        })
+        .collect();
+    println!(
+        "wrote {} ({} targets: {})",
+        requests.display(),
+        targets.len(),
+        shares.join(", ")
+    );
+    Ok(())
 }
 
 fn generate(a: GenerateArgs) -> anyhow::Result<()> {
@@ -580,4 +695,56 @@ fn measure(a: MeasureArgs) -> anyhow::Result<()> {
         json: a.json,
         edge_cpu,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `dataset --scale small` writes every file, and the same seed writes the same bytes.
+    #[test]
+    fn small_dataset_is_complete_and_deterministic() {
+        // Two fresh directories of this process (no temp-dir crate in this one).
+        let base = std::env::temp_dir().join(format!("mfl-dataset-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let dirs = [base.join("a"), base.join("b")];
+        for d in &dirs {
+            dataset(DatasetArgs {
+                scale: Scale::Small,
+                seed: 5,
+                out: d.clone(),
+                requests: 2_000,
+            })
+            .unwrap();
+        }
+        for name in [
+            "snapshot.mfs",
+            "snapshot.mfs.geoip.mmdb",
+            "inventory.json",
+            "prefix-asn.txt",
+            "requests.txt",
+        ] {
+            let a = std::fs::read(dirs[0].join(name)).unwrap();
+            let b = std::fs::read(dirs[1].join(name)).unwrap();
+            assert!(!a.is_empty(), "{name} is empty");
+            assert!(a == b, "{name} differs between two runs with one seed");
+        }
+        let snap = Snapshot::read_file(&dirs[0].join("snapshot.mfs")).unwrap();
+        assert_eq!(snap.payload().counts.hosts.to_native(), 60);
+        let inventory: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dirs[0].join("inventory.json")).unwrap())
+                .unwrap();
+        let hosts: usize = inventory["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["hosts"].as_array().map_or(0, Vec::len))
+            .sum();
+        assert_eq!(hosts, 60);
+        let requests = std::fs::read_to_string(dirs[0].join("requests.txt")).unwrap();
+        assert_eq!(
+            requests.lines().filter(|l| l.starts_with('/')).count(),
+            2_000
+        );
+    }
 }

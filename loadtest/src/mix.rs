@@ -246,11 +246,21 @@ pub fn realistic(snap: &Snapshot, plan: &Plan, seed: u64, n: usize) -> Vec<Strin
         let r = &map[repos.sample(&mut rng)];
         let (prefix, arch) = (r.prefix.as_str(), r.arch.as_str());
         let roll = rng.below(1000);
+        let disabled = snap.payload().disabled.iter().map(|d| d.as_str());
         let target = if roll < 5 {
+            // Error requests, 1 %: an unknown repository (404), a disabled one (404 with the
+            // disabled message), an invalid `ip` (400).
             format!(
                 "/metalink?repo=fedora-9{}&arch=x86_64&ip={ip}",
                 rng.below(10)
             )
+        } else if roll < 8 {
+            match disabled.clone().nth(rng.below(3) as usize) {
+                Some(d) => format!("/metalink?repo={d}&arch=x86_64&ip={ip}"),
+                None => format!("/metalink?repo=disabled-none&arch=x86_64&ip={ip}"),
+            }
+        } else if roll < 10 {
+            format!("/metalink?repo={prefix}&arch={arch}&ip=not-an-address")
         } else if roll < 880 {
             let countme = if rng.chance(0.2) {
                 format!("&countme={}", rng.range(1, 4))
@@ -270,6 +280,25 @@ pub fn realistic(snap: &Snapshot, plan: &Plan, seed: u64, n: usize) -> Vec<Strin
         out.push(target);
     }
     out
+}
+
+/// The kind of a realistic-mix target, for the shares test and reports.
+pub fn kind_of(target: &str) -> &'static str {
+    if target.contains("ip=not-an-address") {
+        "bad-ip"
+    } else if target.contains("repo=fedora-9") {
+        "unknown-repo"
+    } else if target.contains("modular") {
+        "disabled-repo"
+    } else if target.starts_with("/mirrorlist?path=") {
+        "path"
+    } else if target.starts_with("/mirrorlist") {
+        "mirrorlist"
+    } else if target.contains("&countme=") {
+        "metalink-countme"
+    } else {
+        "metalink"
+    }
 }
 
 /// Reads a requests file: one target per line (`/metalink?…`), `#` comments and
@@ -300,4 +329,78 @@ pub fn read_requests_file(path: &std::path::Path) -> anyhow::Result<Vec<String>>
     }
     anyhow::ensure!(!out.is_empty(), "{}: no requests", path.display());
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::generate::{Params, generate};
+
+    #[test]
+    fn realistic_mix_shares_and_determinism() {
+        let plan = Plan::new();
+        let params = Params {
+            seed: 3,
+            hosts: 60,
+            private: 20,
+            directories: 3_000,
+            asn_prefixes: 20_000,
+            netblocks: 500,
+            version: 1,
+            created_at: 1_767_225_600,
+        };
+        let (data, _) = generate(&params, &plan, &mut |_| {}).unwrap();
+        let snap = Snapshot::from_bytes(mirrorfleet_snapshot::build(&data).unwrap()).unwrap();
+        let n = 100_000;
+        let mix = realistic(&snap, &plan, 9, n);
+        assert_eq!(
+            mix,
+            realistic(&snap, &plan, 9, n),
+            "deterministic for a seed"
+        );
+        assert_ne!(
+            mix,
+            realistic(&snap, &plan, 10, n),
+            "another seed, another mix"
+        );
+        let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+        for t in &mix {
+            *kinds.entry(kind_of(t)).or_default() += 1;
+        }
+        let share = |k: &str| kinds.get(k).copied().unwrap_or(0) as f64 / n as f64;
+        let near = |k: &str, want: f64| {
+            let got = share(k);
+            assert!(
+                (got - want).abs() < 0.01 + want * 0.1,
+                "{k}: {got} (want ≈ {want}): {kinds:?}"
+            );
+        };
+        near("unknown-repo", 0.005);
+        near("disabled-repo", 0.003);
+        near("bad-ip", 0.002);
+        near("metalink", 0.87 * 0.8);
+        near("metalink-countme", 0.87 * 0.2);
+        near("mirrorlist", 0.072);
+        near("path", 0.048);
+        // Popularity: x86_64 dominates, and the newest release's updates lead.
+        let x86 = mix.iter().filter(|t| t.contains("arch=x86_64")).count() as f64 / n as f64;
+        assert!(x86 > 0.5, "x86_64 share {x86}");
+        let (prefix, _) = newest_updates(&snap).unwrap();
+        let newest = mix
+            .iter()
+            .filter(|t| t.contains(&format!("repo={prefix}&")))
+            .count();
+        let rawhide = mix.iter().filter(|t| t.contains("repo=rawhide&")).count();
+        assert!(newest > rawhide, "{prefix}: {newest}, rawhide: {rawhide}");
+        // Clients: some IPv6, some inside host netblocks (the ASN/netblock tiers).
+        let v6 = mix
+            .iter()
+            .filter(|t| {
+                t.contains("&ip=") && t.split("&ip=").nth(1).is_some_and(|ip| ip.contains(':'))
+            })
+            .count();
+        assert!(v6 > n / 50, "IPv6 clients: {v6}");
+    }
 }
