@@ -76,6 +76,8 @@ pub struct LoadSpec {
     pub protocol: Protocol,
     /// Closed or open loop.
     pub pace: Pace,
+    /// Stops the run early when set (besides the duration and the count).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl LoadSpec {
@@ -95,6 +97,7 @@ impl LoadSpec {
             progress: None,
             protocol: Protocol::Http1,
             pace: Pace::Closed,
+            stop: None,
         }
     }
 }
@@ -196,6 +199,7 @@ impl LoadResult {
 }
 
 struct Shared {
+    external_stop: Option<Arc<AtomicBool>>,
     started: Instant,
     deadline: Instant,
     budget: Option<AtomicU64>,
@@ -207,7 +211,12 @@ struct Shared {
 
 impl Shared {
     fn over(&self) -> bool {
-        self.stop.load(Ordering::Relaxed) || Instant::now() >= self.deadline
+        self.stop.load(Ordering::Relaxed)
+            || Instant::now() >= self.deadline
+            || self
+                .external_stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
     }
 
     /// Takes one request from the count budget.
@@ -383,6 +392,7 @@ async fn worker(index: usize, spec: Arc<LoadSpec>, shared: Arc<Shared>) -> Worke
 pub async fn run(spec: LoadSpec) -> LoadResult {
     let started = Instant::now();
     let shared = Arc::new(Shared {
+        external_stop: spec.stop.clone(),
         started,
         deadline: started + spec.duration,
         budget: spec.max_requests.map(AtomicU64::new),

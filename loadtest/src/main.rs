@@ -5,6 +5,7 @@
 //! over HTTP, as in production.
 
 mod baseline;
+mod bench;
 mod generate;
 mod load;
 mod measure;
@@ -52,6 +53,9 @@ enum Command {
     Baseline(BaselineArgs),
     /// Start an edge on a snapshot, load it, and report load time, memory and CPU per request.
     Measure(MeasureArgs),
+    /// The whole benchmark suite: datasets, edge and baseline side by side, swaps under load;
+    /// writes the report section of docs/benchmarks.md and two SVG charts.
+    Bench(BenchArgs),
 }
 
 /// Dataset scales (`dataset --scale`).
@@ -217,6 +221,31 @@ struct RunArgs {
 }
 
 #[derive(clap::Args, Debug)]
+struct BenchArgs {
+    /// The small dataset only, short phases (the CI smoke run).
+    #[arg(long)]
+    quick: bool,
+    /// The edge binary [default: mirrorfleet-edge beside this program].
+    #[arg(long, value_name = "PATH")]
+    edge_bin: Option<PathBuf>,
+    /// Datasets (kept between runs), logs, the swap store.
+    #[arg(long, value_name = "DIR", default_value = "/tmp/mfbench/suite")]
+    work: PathBuf,
+    /// The report whose bench section is replaced (appended when it has none).
+    #[arg(long, value_name = "FILE", default_value = "docs/benchmarks.md")]
+    report: PathBuf,
+    /// Length of each load phase [default: 10s, --quick 1s].
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Swaps under load.
+    #[arg(long, default_value_t = 50)]
+    swaps: usize,
+    /// Do not pin the edge to a core of its own.
+    #[arg(long)]
+    no_pin: bool,
+}
+
+#[derive(clap::Args, Debug)]
 struct BaselineArgs {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:8090")]
@@ -278,6 +307,7 @@ fn main() -> ExitCode {
         Command::Run(a) => run(a),
         Command::Baseline(a) => serve_baseline(a),
         Command::Measure(a) => measure(a),
+        Command::Bench(a) => bench_suite(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -285,6 +315,45 @@ fn main() -> ExitCode {
             eprintln!("mirrorfleet-loadtest: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn bench_suite(a: BenchArgs) -> anyhow::Result<()> {
+    let self_bin = std::env::current_exe().context("cannot find this program")?;
+    let edge_bin = a
+        .edge_bin
+        .unwrap_or_else(|| self_bin.with_file_name("mirrorfleet-edge"));
+    anyhow::ensure!(
+        edge_bin.is_file(),
+        "no edge binary at {} (build it: cargo build --profile bench-release -p \
+         mirrorfleet-edge, or pass --edge-bin)",
+        edge_bin.display()
+    );
+    let edge_cpu = pin_edge_core(a.no_pin)?;
+    let args = bench::Args {
+        edge_bin,
+        self_bin,
+        work: a.work,
+        report: a.report,
+        quick: a.quick,
+        duration: a
+            .duration
+            .unwrap_or(Duration::from_secs(if a.quick { 1 } else { 10 })),
+        swaps: a.swaps,
+    };
+    runtime(1)?.block_on(bench::run(args, edge_cpu))
+}
+
+/// "One core for the edge": the last allowed CPU goes to the edge, this process keeps the
+/// others (`None` with one CPU or `no_pin`).
+fn pin_edge_core(no_pin: bool) -> anyhow::Result<Option<usize>> {
+    let cpus = util::allowed_cpus();
+    match cpus.split_last() {
+        Some((&last, rest)) if !no_pin && !rest.is_empty() => {
+            util::pin_to(rest).context("cannot pin the load generator")?;
+            Ok(Some(last))
+        }
+        _ => Ok(None),
     }
 }
 
@@ -621,6 +690,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         progress: Some("run".into()),
         protocol,
         pace,
+        stop: None,
     }));
     let mut report = result.to_json();
     report["protocol"] = protocol.name().into();
@@ -675,14 +745,7 @@ fn measure(a: MeasureArgs) -> anyhow::Result<()> {
     // "CPU per request on one core": the edge gets the last allowed CPU to itself
     // (its runtime then starts one worker), the load generator the others; this
     // also keeps the scheduler from moving the two between cores mid-phase.
-    let cpus = util::allowed_cpus();
-    let edge_cpu = match cpus.split_last() {
-        Some((&last, rest)) if !a.no_pin && !rest.is_empty() => {
-            util::pin_to(rest).context("cannot pin the load generator")?;
-            Some(last)
-        }
-        _ => None,
-    };
+    let edge_cpu = pin_edge_core(a.no_pin)?;
     let rt = runtime(a.threads)?;
     rt.block_on(measure::measure(measure::Args {
         edge_bin: a.edge_bin,

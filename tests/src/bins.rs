@@ -42,11 +42,11 @@ pub fn profile_dir() -> PathBuf {
     }
 }
 
-/// Path of workspace binary `name` (`mirrorfleet`, `mirrorfleet-edge`).
+/// Path of workspace binary `name` (`mirrorfleet`, `mirrorfleet-edge`, `mirrorfleet-loadtest`).
 ///
 /// `env!("CARGO_BIN_EXE_…")` only exists for a package's own binaries, so the binary is looked
 /// up in the profile directory of the running test ([`profile_dir`]). The first call in a test
-/// process runs `cargo build -p mirrorfleet-control -p mirrorfleet-edge --bins` (guarded by a
+/// process runs `cargo build -p mirrorfleet-control -p mirrorfleet-edge -p mirrorfleet-loadtest --bins` (guarded by a
 /// `OnceLock`; a no-op when up to date), so a test never runs a stale binary. With
 /// `MIRRORFLEET_BIN_DIR` set, binaries are taken from that directory and nothing is built.
 /// Panics when the build fails or the binary is missing.
@@ -88,6 +88,8 @@ fn build_binaries(profile: &Path) -> Result<(), String> {
         "mirrorfleet-control",
         "-p",
         "mirrorfleet-edge",
+        "-p",
+        "mirrorfleet-loadtest",
         "--bins",
     ]);
     match profile.file_name().and_then(|n| n.to_str()) {
