@@ -85,9 +85,24 @@ pub async fn export_inventory(db: &Database) -> Result<String, ExportError> {
 /// subtree rooted at X, `X/**` when X has subdirectories in `directories` and plain `X`
 /// otherwise, plus plain `X` for every other up-to-date directory; sorted byte-wise.
 pub fn compress_up2date(directories: &BTreeSet<String>, up2date: &BTreeSet<String>) -> Vec<String> {
-    let tree = DirTree::new(directories.iter().cloned().collect());
-    let up: Vec<bool> = tree.names.iter().map(|n| up2date.contains(n)).collect();
-    tree.compress(&up)
+    Up2dateCompressor::new(directories).compress(up2date)
+}
+
+/// [`compress_up2date`] for many up-to-date sets within one category's directories: the
+/// directory tree is built once (`import mm2` compresses every host category of a category).
+pub struct Up2dateCompressor(DirTree);
+
+impl Up2dateCompressor {
+    /// The tree of `directories` (relative to the topdir, `""` being the topdir).
+    pub fn new(directories: &BTreeSet<String>) -> Up2dateCompressor {
+        Up2dateCompressor(DirTree::new(directories.iter().cloned().collect()))
+    }
+
+    /// The patterns of `up2date`, as [`compress_up2date`] gives them.
+    pub fn compress(&self, up2date: &BTreeSet<String>) -> Vec<String> {
+        let up: Vec<bool> = self.0.names.iter().map(|n| up2date.contains(n)).collect();
+        self.0.compress(&up)
+    }
 }
 
 /// The directories of one category (relative names, sorted byte-wise) with their nearest

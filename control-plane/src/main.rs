@@ -9,9 +9,11 @@ use mirrorfleet_config::parse_duration;
 use mirrorfleet_control::asn_cmd;
 use mirrorfleet_control::config::{Config, ConfigFlags};
 use mirrorfleet_control::db::DbError;
+use mirrorfleet_control::maintenance::cmd::MaintenanceCommand;
+use mirrorfleet_control::scan::cmd::{self as scan_cmd, ScanArgs};
 use mirrorfleet_control::snapshot_cmd::{self, BuildArgs, Reported};
 use mirrorfleet_control::store::host::HostSwitch;
-use mirrorfleet_control::{db_cmd, host_cmd, publish_cmd};
+use mirrorfleet_control::{db_cmd, host_cmd, mm2, publish_cmd};
 
 /// mirrorfleet control plane.
 #[derive(Parser)]
@@ -80,10 +82,56 @@ enum Command {
     /// The configuration (control-plane.md §10).
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The maintenance commands of control-plane.md §9.
+    #[command(flatten)]
+    Maintenance(MaintenanceCommand),
+    /// Scan the master trees of `[[scanner.master]]` (control-plane.md §4): directories,
+    /// repomd.xml and other file details with history, repositories by the mapping rules.
+    /// Exit status: 0 done, 1 a category failed (the others are written), 2 configuration.
+    Scan {
+        /// Scan only this category (repeatable) [default: every `[[scanner.master]]`].
+        #[arg(long = "category", value_name = "NAME")]
+        categories: Vec<String>,
+        /// List every directory and hash every file, as if nothing were known.
+        #[arg(long)]
+        full: bool,
+        /// Print what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete directories even when more than scanner.max_delete_fraction of a category's
+        /// are gone.
+        #[arg(long)]
+        force: bool,
+        /// Wait at most this long for the scanner lock, e.g. 30s, 5m [default: 5m].
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        lock_timeout: Option<Duration>,
+    },
+    /// Repository mapping rules (control-plane.md §4.5).
+    #[command(subcommand)]
+    Repomap(RepomapCommand),
     /// Run the control plane: the HTTP server (`/healthz`, `/readyz`, `/metrics` on
-    /// server.listen) and the publisher, which publishes at start, after every change
-    /// (debounced) and at least every publish.interval. Stops on SIGINT or SIGTERM.
+    /// server.listen), the publisher, which publishes at start, after every change
+    /// (debounced) and at least every publish.interval, and the background jobs (edge reports,
+    /// expiry, the scan of `[[scanner.master]]` every scanner.interval). Stops on SIGINT or
+    /// SIGTERM.
     Serve,
+}
+
+#[derive(Subcommand)]
+enum RepomapCommand {
+    /// Print the arch, version and prefix the rules give each repository path, and the rule
+    /// that matched.
+    Test {
+        /// The category whose rule set, topdir and arches apply.
+        #[arg(long, value_name = "NAME", conflicts_with = "ruleset")]
+        category: Option<String>,
+        /// A rule set by name, with the arches `init` creates (no database).
+        #[arg(long, value_name = "NAME")]
+        ruleset: Option<String>,
+        /// Repository directories, below the topdir or full names.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -140,6 +188,31 @@ enum ImportCommand {
         /// Treat inventory warnings as errors.
         #[arg(long)]
         strict: bool,
+    },
+    /// Import a MirrorManager2 PostgreSQL database (read-only, one transaction; re-running
+    /// reconciles). Exit status 2 when the source cannot be imported (nothing is).
+    Mm2 {
+        /// The MirrorManager2 database: postgres://USER@HOST/DB.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// Print every change and transformation, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete content and mirror data not imported from this source first.
+        #[arg(long)]
+        replace: bool,
+        /// Leave the access and propagation statistics alone.
+        #[arg(long)]
+        skip_stats: bool,
+        /// Members of this MirrorManager2 group become administrators (repeatable).
+        #[arg(long, value_name = "NAME")]
+        admin_group: Vec<String>,
+        /// Also restrict hosts to their `host_country` rows (the UI's "Countries Allowed").
+        #[arg(long)]
+        host_country_as_allowed: bool,
+        /// Import hosts with an invalid country disabled instead of stopping.
+        #[arg(long)]
+        lenient: bool,
     },
 }
 
@@ -278,6 +351,27 @@ fn main() -> ExitCode {
             &mut std::io::stderr(),
         ))
         .map(|_| 0),
+        Command::Import(ImportCommand::Mm2 {
+            from,
+            dry_run,
+            replace,
+            skip_stats,
+            admin_group,
+            host_country_as_allowed,
+            lenient,
+        }) => {
+            let opts = mm2::Mm2Options {
+                from,
+                dry_run,
+                replace,
+                skip_stats,
+                admin_groups: admin_group,
+                host_country_as_allowed,
+                lenient,
+                argon2: config.auth.argon2.clone(),
+            };
+            block_on(mm2::command(&config, opts, &mut std::io::stdout())).map(|_| 0)
+        }
         Command::Export(ExportCommand::Inventory { out }) => {
             block_on(db_cmd::export(&url, out.as_deref(), &mut std::io::stdout())).map(|_| 0)
         }
@@ -324,6 +418,46 @@ fn main() -> ExitCode {
         Command::Snapshot(SnapshotCommand::Resume) => {
             block_on(publish_cmd::resume(&config, &mut std::io::stdout())).map(|_| 0)
         }
+        Command::Scan {
+            categories,
+            full,
+            dry_run,
+            force,
+            lock_timeout,
+        } => {
+            let args = ScanArgs {
+                categories,
+                full,
+                dry_run,
+                force,
+                lock_timeout,
+            };
+            block_on(scan_cmd::scan(
+                &config,
+                &args,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            ))
+            .map(|_| 0)
+        }
+        Command::Repomap(RepomapCommand::Test {
+            category,
+            ruleset,
+            paths,
+        }) => block_on(scan_cmd::repomap_test(
+            &config,
+            category.as_deref(),
+            ruleset.as_deref(),
+            &paths,
+            &mut std::io::stdout(),
+        ))
+        .map(|_| 0),
+        Command::Maintenance(cmd) => block_on(mirrorfleet_control::maintenance::cmd::run(
+            &config,
+            cmd,
+            &mut std::io::stdout(),
+        ))
+        .map(|_| 0),
         Command::Snapshot(SnapshotCommand::Inspect { file, json }) => {
             snapshot_cmd::inspect(&file, json, &mut std::io::stdout(), &mut std::io::stderr())
         }

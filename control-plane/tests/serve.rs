@@ -18,6 +18,7 @@ use mirrorfleet_control::config::{Config, ConfigFlags};
 use mirrorfleet_control::db::Database;
 use mirrorfleet_control::edges::EdgeSettings;
 use mirrorfleet_control::inventory::parse_inventory;
+use mirrorfleet_control::maintenance::expiry::ExpirySettings;
 use mirrorfleet_control::publish::layout::Manifest;
 use mirrorfleet_control::publish::{
     Checkpoint, PublishConfig, Publisher, StoreHandle, log_entries,
@@ -71,6 +72,8 @@ async fn serve(publisher: Publisher, allow: &[&str]) -> Running {
             .collect(),
         timings: fast(),
         edges: EdgeSettings::default(),
+        expiry: ExpirySettings::default(),
+        scan: None,
     };
     start(settings, publisher).await.expect("serve starts")
 }

@@ -44,6 +44,10 @@ enum Command {
     /// Generate the same dataset as an inventory file (data-model.md §11) for
     /// `mirrorfleet import inventory`, and optionally its prefix→ASN table for `mirrorfleet asn import`.
     GenerateInventory(InventoryArgs),
+    /// Write the dataset's directory layout to disk as a master tree for `mirrorfleet scan`
+    /// (repomd.xml files, packages, images with checksum files), with its fullfiletimelist and an
+    /// inventory of its categories.
+    GenerateTree(TreeArgs),
     /// Send load (HTTP/1.1 keep-alive or h2c; closed loop, or open loop at a fixed rate) to an
     /// edge, or any server speaking the MirrorManager protocol, and report rate, latency and
     /// statuses.
@@ -166,6 +170,25 @@ struct InventoryArgs {
     /// Write compact JSON instead of two-space indentation.
     #[arg(long)]
     compact: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct TreeArgs {
+    /// Directory to write into (created): pub/…, fullfiletimelist, inventory.json.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Dataset seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Directories.
+    #[arg(long, default_value_t = 30_000)]
+    directories: usize,
+    /// Packages per Packages/<letter> directory.
+    #[arg(long, default_value_t = 12)]
+    packages: usize,
+    /// Reference time of the repomd.xml revisions, Unix seconds [default: 2026-01-01T00:00:00Z].
+    #[arg(long, default_value_t = 1_767_225_600)]
+    created_at: i64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -304,6 +327,7 @@ fn main() -> ExitCode {
         Command::Dataset(a) => dataset(a),
         Command::Generate(a) => generate(a),
         Command::GenerateInventory(a) => generate_inventory(a),
+        Command::GenerateTree(a) => generate_tree(a),
         Command::Run(a) => run(a),
         Command::Baseline(a) => serve_baseline(a),
         Command::Measure(a) => measure(a),
@@ -543,6 +567,30 @@ fn generate(a: GenerateArgs) -> anyhow::Result<()> {
         build_time.as_secs_f64(),
         read_time.as_secs_f64(),
         t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn generate_tree(a: TreeArgs) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let mut progress = |line: &str| eprintln!("[{:>6.2} s] {line}", t0.elapsed().as_secs_f64());
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    let params = generate::TreeParams {
+        seed: a.seed,
+        directories: a.directories,
+        packages: a.packages,
+        created_at: a.created_at,
+    };
+    let s = generate::write_master_tree(&a.out, &params, &mut progress)?;
+    println!(
+        "wrote {}: {} directories ({} repodata), {} files; fullfiletimelist ({} lines), \
+         inventory.json",
+        a.out.display(),
+        s.directories,
+        s.repodata,
+        s.files,
+        s.list_lines
     );
     Ok(())
 }

@@ -4,8 +4,9 @@
 //! - A host disabled through the control plane disappears from both edges' answers within
 //!   5 s; the propagation delay over 20 changes is measured and printed (run with
 //!   `--no-capture` to see it), on a `file://` store and on a real S3 server (moto).
-//! - Real dnf: a new repomd.xml imported into the control plane reaches the metalink, and dnf
-//!   accepts the mirror serving it only from then on.
+//! - Real dnf: a new repomd.xml on the master tree reaches the metalink once `mirrorfleet scan`
+//!   has recorded it (the old one stays as an alternate), and dnf accepts the mirror serving it
+//!   only from then on.
 //! - Swap under load: requests while 50 snapshots are published back to back.
 
 use std::collections::BTreeSet;
@@ -208,8 +209,26 @@ fn dnf_sees_the_new_repomd_hashes_after_the_control_plane_has_them() {
     let mirror = StaticServer::start(&root).unwrap();
 
     let store_url = format!("file://{}", tmp.path().join("store").display());
-    let cp = ControlPlane::init(&store_url, CP_SETTINGS);
-    cp.import(&dnf_inventory(&mirror, &[&old]));
+    // The master tree is the mirror's tree; only `mirrorfleet scan` reads it here (no scheduled
+    // scan inside serve), so the test decides when the control plane learns of a change.
+    let master = format!(
+        "[{{ category = \"Fedora Linux\", path = {:?} }}]",
+        root.join(TOPDIR).display().to_string()
+    );
+    let mut env: Vec<(&str, &str)> = CP_SETTINGS.to_vec();
+    env.extend([
+        ("MIRRORFLEET__SCANNER__MASTER", master.as_str()),
+        ("MIRRORFLEET__SCANNER__ENABLED", "false"),
+    ]);
+    let cp = ControlPlane::init(&store_url, &env);
+    // Sites, hosts and the repository from the inventory; the repomd.xml from the scan.
+    cp.import(&dnf_inventory(&mirror, &[]));
+    let scanned = cp.cli(&["scan"]);
+    assert!(
+        scanned.stdout.contains("file details: 1 added"),
+        "{}",
+        scanned.stdout
+    );
     let _serve = cp.serve();
     let edge = store_edge(&store_url, &tmp.path().join("cache"), "1s", &[]);
     wait_ready(&edge);
@@ -235,8 +254,14 @@ fn dnf_sees_the_new_repomd_hashes_after_the_control_plane_has_them() {
         "dnf accepted a repomd.xml the metalink does not list:\n{refused}"
     );
 
-    // The new repomd.xml comes in (history: new, then old): published, followed by the edge.
-    cp.import(&dnf_inventory(&mirror, &[&new, &old]));
+    // The scan records the new repomd.xml (history: new, then old); serve publishes it, the
+    // edge follows.
+    let scanned = cp.cli(&["scan"]);
+    assert!(
+        scanned.stdout.contains("file details: 1 added"),
+        "{}",
+        scanned.stdout
+    );
     let t0 = Instant::now();
     loop {
         let body = edge.get("/metalink?repo=fedora-40&arch=x86_64").text();
@@ -255,7 +280,7 @@ fn dnf_sees_the_new_repomd_hashes_after_the_control_plane_has_them() {
         thread::sleep(Duration::from_millis(50));
     }
     eprintln!(
-        "new repomd.xml: import → metalink in {} ms",
+        "new repomd.xml: scan → metalink in {} ms",
         t0.elapsed().as_millis()
     );
     dnf.clear_cache();

@@ -251,13 +251,13 @@ pub struct ScannerSection {
     pub enabled: bool,
     /// Default 10m.
     pub interval: Duration,
-    /// `[[scanner.master]]` (§4.1), as given; validated with the scanner.
+    /// `[[scanner.master]]` (§4.1), as given; `scan::ScanSettings` validates them.
     pub master: Vec<toml::Table>,
     /// Delete directories gone from the master. Default true.
     pub delete_directories: bool,
     /// Refuse a scan deleting more than this fraction. Default 0.10.
     pub max_delete_fraction: f64,
-    /// Checksum repository metadata files. Default true.
+    /// Read checksum files (`*-CHECKSUM`, `SHA256SUM`, …) into file details. Default true.
     pub checksum_files: bool,
     /// Default 4.
     pub hash_workers: u32,
@@ -279,7 +279,8 @@ pub struct FileDetailsSection {
 /// `[repomap]` (§4.5).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RepomapSection {
-    /// `[[repomap.ruleset]]`, as given; empty: the built-in rules.
+    /// `[[repomap.ruleset]]`, as given (`scan::ScanSettings` validates them); empty: the
+    /// built-in rules.
     pub ruleset: Vec<toml::Table>,
 }
 

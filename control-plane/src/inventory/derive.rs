@@ -230,18 +230,29 @@ fn directories(inv: &Inventory, hosts: &[Exported<'_>]) -> Vec<snap::Directory> 
         }
     }
     let mut files = file_details(inv);
+    // Per host, per carried category key: always up to date, or the coverage of its patterns.
+    let coverage: Vec<BTreeMap<&String, (bool, model::Coverage<'_>)>> = hosts
+        .iter()
+        .map(|h| {
+            h.carried
+                .iter()
+                .map(|(key, hc)| (key, (hc.always_up2date, model::Coverage::new(&hc.up2date))))
+                .collect()
+        })
+        .collect();
     serving
         .into_iter()
         .map(|(name, (category, relative))| {
             let key = model::folded(&category.name);
             let carriers = hosts
                 .iter()
-                .filter(|h| {
-                    h.carried.get(&key).is_some_and(|hc| {
-                        hc.always_up2date || hc.up2date.iter().any(|p| p.matches(&relative))
-                    })
+                .zip(&coverage)
+                .filter(|(_, carried)| {
+                    carried
+                        .get(&key)
+                        .is_some_and(|(always, c)| *always || c.covers(&relative))
                 })
-                .map(|h| h.host.id)
+                .map(|(h, _)| h.host.id)
                 .collect();
             let files = files.remove(&name).unwrap_or_default();
             snap::Directory {

@@ -268,7 +268,7 @@ fn read_host_category(
         let Some(pattern) = rules::pattern(d, v, &p) else {
             continue;
         };
-        if !category_dirs.iter().any(|dir| pattern.matches(dir)) {
+        if !pattern.matches_any(category_dirs) {
             d.error(
                 v.pos,
                 &p,

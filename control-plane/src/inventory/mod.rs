@@ -25,7 +25,7 @@ pub mod model;
 mod reader;
 mod redirects;
 mod repositories;
-mod rules;
+pub(crate) mod rules;
 pub mod tree;
 pub mod url;
 

@@ -4,7 +4,7 @@
 //! as written too and resolve with [`Inventory::category`] and friends, which
 //! match names the way the database does (§1).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use mirrorfleet_snapshot::net::Prefix;
 use time::OffsetDateTime;
@@ -332,6 +332,68 @@ impl Pattern {
     }
 }
 
+impl Pattern {
+    /// True when the pattern matches at least one of `dirs`, all the directories of a
+    /// category ([`super::tree::category_directories`], which holds every ancestor of each:
+    /// a subtree matches something exactly when its root is there).
+    pub fn matches_any(&self, dirs: &BTreeSet<String>) -> bool {
+        match self {
+            Pattern::All => !dirs.is_empty(),
+            Pattern::Dir(dir) | Pattern::Subtree(dir) => dirs.contains(dir),
+        }
+    }
+}
+
+/// A host category's `up2date` patterns, asked about many directories: each question costs
+/// the directory's depth in hash look-ups instead of one [`Pattern::matches`] per pattern
+/// (a crawled host's up-to-date set can take thousands of patterns).
+pub struct Coverage<'p> {
+    all: bool,
+    dirs: HashSet<&'p str>,
+    subtrees: HashSet<&'p str>,
+}
+
+impl<'p> Coverage<'p> {
+    /// The coverage of `patterns`.
+    pub fn new(patterns: &'p [Pattern]) -> Coverage<'p> {
+        let mut c = Coverage {
+            all: false,
+            dirs: HashSet::new(),
+            subtrees: HashSet::new(),
+        };
+        for p in patterns {
+            match p {
+                Pattern::All => c.all = true,
+                Pattern::Dir(d) => {
+                    c.dirs.insert(d);
+                }
+                Pattern::Subtree(d) => {
+                    c.subtrees.insert(d);
+                }
+            }
+        }
+        c
+    }
+
+    /// True when some pattern covers `relative`, exactly as [`Pattern::matches`] says.
+    pub fn covers(&self, relative: &str) -> bool {
+        if self.all || self.dirs.contains(relative) {
+            return true;
+        }
+        // `relative` itself or one of its ancestors roots a subtree.
+        let mut rest = relative;
+        loop {
+            if self.subtrees.contains(rest) {
+                return true;
+            }
+            match rest.rfind('/') {
+                Some(cut) => rest = &rest[..cut],
+                None => return false,
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for Pattern {
     /// The pattern as the file writes it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -415,5 +477,41 @@ mod tests {
         assert_eq!(sub.to_string(), "releases/40/**");
         assert_eq!(full_name("pub/epel", ""), "pub/epel");
         assert_eq!(full_name("pub/epel", "9"), "pub/epel/9");
+    }
+
+    #[test]
+    fn coverage_agrees_with_matches() {
+        let names = [
+            "", "a", "a-b", "a.b", "a/b", "a/b/c", "a/bc", "a/b-c", "a/b/c/d", "ab", "b", "b/a",
+        ];
+        let patterns = [
+            Pattern::All,
+            Pattern::Dir(String::new()),
+            Pattern::Dir("a/b".into()),
+            Pattern::Dir("zz".into()),
+            Pattern::Subtree("a".into()),
+            Pattern::Subtree("a/b".into()),
+            Pattern::Subtree("b".into()),
+            Pattern::Subtree(String::new()),
+        ];
+        let dirs: BTreeSet<String> = names.iter().map(|n| n.to_string()).collect();
+        for p in &patterns {
+            for q in &patterns {
+                let set = [p.clone(), q.clone()];
+                let coverage = Coverage::new(&set);
+                for n in names {
+                    assert_eq!(
+                        coverage.covers(n),
+                        set.iter().any(|p| p.matches(n)),
+                        "{set:?} {n:?}"
+                    );
+                }
+            }
+            assert_eq!(
+                p.matches_any(&dirs),
+                dirs.iter().any(|d| p.matches(d)),
+                "{p:?}"
+            );
+        }
     }
 }

@@ -363,7 +363,7 @@ pub fn check_network(d: &mut Diagnostics, pos: Pos, ptr: &str, s: &str) -> Optio
 /// either end of a label), at most 253, optionally ending with `.`; the last
 /// label is not all digits, so a mistyped address such as `300.1.1.1` is not
 /// taken for a name.
-fn is_dns_name(s: &str) -> bool {
+pub fn is_dns_name(s: &str) -> bool {
     let s = s.strip_suffix('.').unwrap_or(s);
     let labels: Vec<&str> = s.split('.').collect();
     labels.len() >= 2

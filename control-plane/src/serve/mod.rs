@@ -1,6 +1,8 @@
 //! `mirrorfleet serve` (control-plane.md §7.1, §7.7, §7.8): the HTTP server (for now
 //! `/healthz`, `/readyz` and `/metrics`), the publisher that publishes after every change and
-//! at a fixed interval, and the edge-report poll ([`crate::edges`]).
+//! at a fixed interval, the edge-report poll ([`crate::edges`]), the daily expiry
+//! ([`crate::maintenance::expiry`]: statistics, sessions, reset links, crawl logs) and the
+//! scheduled scan ([`crate::scan::job`]).
 //!
 //! [`start`] runs them on the current runtime and returns a [`Running`] handle (tests use it
 //! in-process); [`run`] is the command: start, wait for SIGINT or SIGTERM, stop.
@@ -20,6 +22,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::edges::{EdgePoller, EdgeSettings};
+use crate::maintenance::expiry::{self, ExpirySettings};
 use crate::publish::Publisher;
 pub use metrics::Metrics;
 pub use scheduler::Timings;
@@ -35,6 +38,10 @@ pub struct ServeSettings {
     pub timings: Timings,
     /// `[edges]`: the edge-report poll.
     pub edges: EdgeSettings,
+    /// The daily expiry (`[stats]`, `auth.session_idle`, `crawler.keep_logs_days`).
+    pub expiry: ExpirySettings,
+    /// `[scanner]`: the scheduled scan; `None`: off.
+    pub scan: Option<Arc<crate::scan::ScanSettings>>,
 }
 
 /// A running server.
@@ -46,15 +53,21 @@ pub struct Running {
     http: JoinHandle<std::io::Result<()>>,
     publisher: JoinHandle<()>,
     edges: JoinHandle<()>,
+    expiry: JoinHandle<()>,
+    scanner: Option<JoinHandle<()>>,
 }
 
 impl Running {
-    /// Stops accepting, lets requests, a publish and an edge poll under way finish, and
-    /// returns.
+    /// Stops accepting, lets requests, a publish, an edge poll and an expiry under way
+    /// finish, stops a scan under way, and returns.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.publisher.await.context("the publish loop panicked")?;
         self.edges.await.context("the edge-report poll panicked")?;
+        self.expiry.await.context("the daily expiry panicked")?;
+        if let Some(scanner) = self.scanner {
+            scanner.await.context("the scheduled scan panicked")?;
+        }
         self.http
             .await
             .context("the HTTP server panicked")?
@@ -63,8 +76,8 @@ impl Running {
     }
 }
 
-/// Binds `settings.listen` and starts the HTTP server, the publish loop and the edge-report
-/// poll.
+/// Binds `settings.listen` and starts the HTTP server, the publish loop, the edge-report
+/// poll, the daily expiry and the scheduled scan.
 pub async fn start(settings: ServeSettings, publisher: Publisher) -> anyhow::Result<Running> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -92,6 +105,18 @@ pub async fn start(settings: ServeSettings, publisher: Publisher) -> anyhow::Res
         settings.edges,
     );
     let edges = tokio::spawn(crate::edges::run(poller, metrics.clone(), rx.clone()));
+    let expiry = tokio::spawn(expiry::run(
+        publisher.db.clone(),
+        settings.expiry,
+        rx.clone(),
+    ));
+    let scanner = settings.scan.map(|scan| {
+        tokio::spawn(crate::scan::job::run(
+            publisher.db.clone(),
+            scan,
+            rx.clone(),
+        ))
+    });
     let publisher = tokio::spawn(scheduler::run(
         Arc::new(publisher),
         settings.timings,
@@ -106,6 +131,8 @@ pub async fn start(settings: ServeSettings, publisher: Publisher) -> anyhow::Res
         http,
         publisher,
         edges,
+        expiry,
+        scanner,
     })
 }
 
@@ -150,6 +177,8 @@ impl ServeSettings {
                 poll_generation: config.publish.poll_generation,
             },
             edges: EdgeSettings::from_config(config),
+            expiry: ExpirySettings::from_config(config),
+            scan: None,
         }
     }
 }
@@ -164,7 +193,11 @@ pub async fn command(config: &Config) -> anyhow::Result<()> {
         "mirrorfleet {} serving",
         env!("CARGO_PKG_VERSION")
     );
-    run(ServeSettings::from_config(config), publisher).await
+    let settings = ServeSettings {
+        scan: crate::scan::job::settings(config)?,
+        ..ServeSettings::from_config(config)
+    };
+    run(settings, publisher).await
 }
 
 /// Runs until SIGINT or SIGTERM.

@@ -5,6 +5,7 @@
 //! line otherwise. `s3`: a moto S3 server on loopback, per test (same FAIL/SKIP rule).
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod mm2;
 pub mod s3;
 
 use std::io::Write;

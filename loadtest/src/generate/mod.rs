@@ -37,11 +37,13 @@ use crate::rng::Rng;
 mod asn;
 mod hosts;
 mod inventory;
+mod master;
 mod tree;
 
 use self::asn::AsnTable;
 use self::hosts::make_hosts;
 pub use self::inventory::inventory;
+pub use self::master::{TreeParams, write_master_tree};
 use self::tree::{Group, make_repos, make_tree, repomd};
 
 /// What to generate.

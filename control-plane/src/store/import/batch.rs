@@ -1,8 +1,9 @@
-//! Multi-row statements for the import: `INSERT … VALUES (…), (…), …` and
-//! `… WHERE id IN (…)`, each within the backend's bind limit (SQLite 32,766 variables,
-//! PostgreSQL 65,535) and at most [`MAX_ROWS`] rows, so that a Fedora-scale import (millions of
-//! `host_category_dir` rows) takes a few thousand statements instead of millions. Full chunks
-//! share one SQL text, which the driver prepares once per connection.
+//! Multi-row statements for the import (and the scanner's writes, `crate::scan::apply`):
+//! `INSERT … VALUES (…), (…), …` and `… WHERE id IN (…)`, each within the backend's bind
+//! limit (SQLite 32,766 variables, PostgreSQL 65,535) and at most [`MAX_ROWS`] rows, so that a
+//! Fedora-scale import (millions of `host_category_dir` rows) takes a few thousand statements
+//! instead of millions. Full chunks share one SQL text, which the driver prepares once per
+//! connection.
 //!
 //! The statement is the same on both backends but for the placeholders: `$1, $2, …` on
 //! PostgreSQL, anonymous `?` on SQLite. (SQLite accepts `$N` too, but then the driver looks
@@ -19,15 +20,15 @@ use crate::store::{StoreError, Tx};
 use crate::with_tx;
 
 /// SQLite's default `SQLITE_MAX_VARIABLE_NUMBER` (since 3.32).
-pub(super) const SQLITE_MAX_BINDS: usize = 32_766;
+pub(crate) const SQLITE_MAX_BINDS: usize = 32_766;
 /// PostgreSQL's limit (the protocol counts parameters in 16 bits).
-pub(super) const PG_MAX_BINDS: usize = 65_535;
+pub(crate) const PG_MAX_BINDS: usize = 65_535;
 /// Rows per statement at most: beyond a few thousand a longer statement saves nothing.
-pub(super) const MAX_ROWS: usize = 4_096;
+pub(crate) const MAX_ROWS: usize = 4_096;
 
 /// One value of a row: a bind parameter, or `Sql`, a constant written into the statement.
 #[derive(Clone, Copy, Debug)]
-pub(super) enum Val<'a> {
+pub(crate) enum Val<'a> {
     /// SQL text (a literal such as `TRUE` or `'import'`), not a parameter.
     Sql(&'static str),
     I64(i64),
@@ -37,6 +38,8 @@ pub(super) enum Val<'a> {
     OptBool(Option<bool>),
     Text(&'a str),
     OptText(Option<&'a str>),
+    Json(&'a serde_json::Value),
+    Time(time::OffsetDateTime),
 }
 
 /// Binds every parameter of `$vals` (`&[Val]`) to the query `$q`, in order.
@@ -53,6 +56,8 @@ macro_rules! bind_vals {
                 Val::OptBool(x) => q.bind(x),
                 Val::Text(x) => q.bind(x),
                 Val::OptText(x) => q.bind(x),
+                Val::Json(x) => q.bind(x),
+                Val::Time(x) => q.bind(x),
             };
         }
         q
@@ -60,7 +65,7 @@ macro_rules! bind_vals {
 }
 
 /// Bind parameters one statement may carry on this backend.
-pub(super) fn max_binds(tx: &Tx) -> usize {
+pub(crate) fn max_binds(tx: &Tx) -> usize {
     match tx {
         Tx::Sqlite(_) => SQLITE_MAX_BINDS,
         Tx::Postgres(_) => PG_MAX_BINDS,
@@ -148,7 +153,7 @@ fn list_sql(style: Placeholders, head: &str, ids: usize, tail: &str) -> String {
 
 /// Inserts `vals`, rows of `width` values each (every row shaped alike), with
 /// `head VALUES …` (`head` = `INSERT INTO t (a, b)`). Returns the rows inserted.
-pub(super) async fn insert(
+pub(crate) async fn insert(
     tx: &mut Tx,
     head: &str,
     width: usize,
@@ -179,7 +184,7 @@ pub(super) async fn insert(
 }
 
 /// Like [`insert`] with `RETURNING …` (`tail`): the returned rows, chunk after chunk.
-pub(super) async fn insert_returning<O>(
+pub(crate) async fn insert_returning<O>(
     tx: &mut Tx,
     head: &str,
     width: usize,
@@ -207,7 +212,7 @@ where
 
 /// Runs `head (id, id, …) tail` for `ids` in chunks (`head` = `DELETE FROM t WHERE id IN`).
 /// Returns the rows affected.
-pub(super) async fn for_ids(
+pub(crate) async fn for_ids(
     tx: &mut Tx,
     head: &str,
     ids: &[i64],
@@ -237,13 +242,13 @@ pub(super) async fn for_ids(
 }
 
 /// Deletes the rows of `table` with these ids.
-pub(super) async fn delete_ids(tx: &mut Tx, table: &str, ids: &[i64]) -> Result<u64, StoreError> {
+pub(crate) async fn delete_ids(tx: &mut Tx, table: &str, ids: &[i64]) -> Result<u64, StoreError> {
     for_ids(tx, &format!("DELETE FROM {table} WHERE id IN"), ids, "").await
 }
 
 /// Buffers rows of one shape and inserts them [`MAX_ROWS`]-ish at a time, for tables too large
 /// to collect first (`host_category_dir`).
-pub(super) struct Inserter {
+pub(crate) struct Inserter {
     style: Placeholders,
     head: &'static str,
     width: usize,
@@ -251,12 +256,12 @@ pub(super) struct Inserter {
     vals: Vec<Val<'static>>,
     sql: Option<String>,
     /// Rows written so far.
-    pub(super) written: u64,
+    pub(crate) written: u64,
 }
 
 impl Inserter {
     /// For rows shaped like `row` (`width` = its length).
-    pub(super) fn new(tx: &Tx, head: &'static str, row: &[Val<'static>]) -> Inserter {
+    pub(crate) fn new(tx: &Tx, head: &'static str, row: &[Val<'static>]) -> Inserter {
         let per = rows_per_statement(tx, row);
         Inserter {
             style: Placeholders::of(tx),
@@ -270,7 +275,7 @@ impl Inserter {
     }
 
     /// Adds one row; writes a full statement when the buffer is full.
-    pub(super) async fn push(
+    pub(crate) async fn push(
         &mut self,
         tx: &mut Tx,
         row: &[Val<'static>],
@@ -292,7 +297,7 @@ impl Inserter {
     }
 
     /// Writes what is left.
-    pub(super) async fn finish(&mut self, tx: &mut Tx) -> Result<(), StoreError> {
+    pub(crate) async fn finish(&mut self, tx: &mut Tx) -> Result<(), StoreError> {
         let vals = std::mem::take(&mut self.vals);
         self.written += insert(tx, self.head, self.width, &vals).await?;
         Ok(())

@@ -17,7 +17,7 @@
 //! that drives selection (a ✔ field of data-model.md, or a row holding one); a re-import of the
 //! same file writes nothing.
 
-mod batch;
+pub(crate) mod batch;
 mod content;
 mod host_children;
 mod mirrors;
@@ -299,16 +299,7 @@ pub async fn import_inventory_with_progress(
             sink: progress,
         },
     };
-    let old_cache = sqlite_cache_size(&mut im.tx, SQLITE_IMPORT_CACHE).await?;
-    // Any error drops `im.tx`, which rolls the transaction back.
-    let result = im.run().await;
-    // The pooled connection gets its usual cache back (dirty pages are written first).
-    let restored = match old_cache {
-        Some(old) => sqlite_cache_size(&mut im.tx, old).await.map(|_| ()),
-        None => Ok(()),
-    };
-    result?;
-    restored?;
+    im.run_with_cache().await?;
     im.progress.step(if dry_run {
         "rolling back (dry run)"
     } else {
@@ -330,6 +321,35 @@ pub async fn import_inventory_with_progress(
     im.tx.commit().await?;
     vacuum_analyze(db, &im.report, &mut im.progress).await;
     Ok(im.report)
+}
+
+/// Reconciles the database to `inv` inside the caller's open transaction, which `import mm2`
+/// surrounds with steps of its own (control-plane.md §8.1); returns the transaction, still
+/// open, and the report. `meta.generation` is neither read nor bumped: the caller decides.
+/// `inv` must come from [`crate::inventory::parse_inventory`] without errors. On an error the
+/// transaction is dropped, which rolls it back.
+pub(crate) async fn reconcile_in(
+    tx: Tx,
+    inv: &Inventory,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<(Tx, ImportReport), StoreError> {
+    let mut im = Importer {
+        tx,
+        inv,
+        report: ImportReport::default(),
+        selection_changed: false,
+        products: HashMap::new(),
+        arches: HashMap::new(),
+        categories: HashMap::new(),
+        directories: HashMap::new(),
+        progress: Progress {
+            start: Instant::now(),
+            last: None,
+            sink: progress,
+        },
+    };
+    im.run_with_cache().await?;
+    Ok((im.tx, im.report))
 }
 
 /// On PostgreSQL, after a commit that changed many rows of some tables (a fresh Fedora-scale
@@ -465,6 +485,20 @@ enum Change {
 }
 
 impl Importer<'_> {
+    /// [`Importer::run`] with SQLite's larger import cache, restored afterwards.
+    async fn run_with_cache(&mut self) -> Result<(), StoreError> {
+        let old_cache = sqlite_cache_size(&mut self.tx, SQLITE_IMPORT_CACHE).await?;
+        // Any error drops the transaction, which rolls it back.
+        let result = self.run().await;
+        // The pooled connection gets its usual cache back (dirty pages are written first).
+        let restored = match old_cache {
+            Some(old) => sqlite_cache_size(&mut self.tx, old).await.map(|_| ()),
+            None => Ok(()),
+        };
+        result?;
+        restored
+    }
+
     async fn run(&mut self) -> Result<(), StoreError> {
         self.delete_categories().await?;
         self.products_and_versions().await?;
