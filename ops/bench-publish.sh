@@ -19,45 +19,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-BACKENDS=sqlite,postgres
-WORK=""
-BUILD=1
-SMALL=0
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --backends) BACKENDS=$2; shift 2 ;;
-    --work) WORK=$2; shift 2 ;;
-    --skip-build) BUILD=0; shift ;;
-    --small) SMALL=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
-    *) echo "bench-publish: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-
-PROFILE=${PROFILE:-bench-release}
-PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
-SCHEMA=${BENCH_SCHEMA:-bench_publish}
-SEED=${SEED:-1}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/mirrorfleet/target}
-case "$PROFILE" in
-  dev) BIN=$CARGO_TARGET_DIR/debug ;;
-  *) BIN=$CARGO_TARGET_DIR/$PROFILE ;;
-esac
-
-[ -x /usr/bin/time ] || { echo "bench-publish: /usr/bin/time is missing (Debian package \`time\`)" >&2; exit 1; }
-
-# Nothing from the caller's configuration: no file, no MIRRORFLEET__* overrides.
-unset MIRRORFLEET_CONFIG
-for v in $(env | sed -n 's/^\(MIRRORFLEET__[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-
-if [ -z "$WORK" ]; then
-  WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-publish.XXXXXX")
-  REMOVE_WORK=1
-else
-  mkdir -p "$WORK"
-  WORK=$(cd "$WORK" && pwd)
-  REMOVE_WORK=0
-fi
+. ops/lib/bench-common.sh
+bench_setup bench-publish 19 "$0" "$@"
 PG_SCHEMA_URL="$PG_URL$( [[ $PG_URL == *\?* ]] && echo '&' || echo '?' )options=-c%20search_path%3D$SCHEMA"
 pg_drop() {
   psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
