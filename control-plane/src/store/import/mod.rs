@@ -279,26 +279,13 @@ pub async fn import_inventory_with_progress(
         tx.rollback().await?;
         return Err(StoreError::NotInitialised);
     };
-    let mut im = Importer {
-        tx,
-        inv,
-        report: ImportReport {
-            generation_before,
-            generation_after: generation_before,
-            dry_run,
-            ..ImportReport::default()
-        },
-        selection_changed: false,
-        products: HashMap::new(),
-        arches: HashMap::new(),
-        categories: HashMap::new(),
-        directories: HashMap::new(),
-        progress: Progress {
-            start: Instant::now(),
-            last: None,
-            sink: progress,
-        },
+    let report = ImportReport {
+        generation_before,
+        generation_after: generation_before,
+        dry_run,
+        ..ImportReport::default()
     };
+    let mut im = Importer::new(tx, inv, report, progress);
     im.run_with_cache().await?;
     im.progress.step(if dry_run {
         "rolling back (dry run)"
@@ -333,21 +320,7 @@ pub(crate) async fn reconcile_in(
     inv: &Inventory,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(Tx, ImportReport), StoreError> {
-    let mut im = Importer {
-        tx,
-        inv,
-        report: ImportReport::default(),
-        selection_changed: false,
-        products: HashMap::new(),
-        arches: HashMap::new(),
-        categories: HashMap::new(),
-        directories: HashMap::new(),
-        progress: Progress {
-            start: Instant::now(),
-            last: None,
-            sink: progress,
-        },
-    };
+    let mut im = Importer::new(tx, inv, ImportReport::default(), progress);
     im.run_with_cache().await?;
     Ok((im.tx, im.report))
 }
@@ -441,6 +414,32 @@ struct Importer<'a> {
 }
 
 /// Progress lines for a long import.
+impl<'a> Importer<'a> {
+    /// An importer of `inv` writing in `tx`, nothing looked up yet.
+    fn new(
+        tx: Tx,
+        inv: &'a Inventory,
+        report: ImportReport,
+        progress: &'a mut (dyn FnMut(&str) + Send),
+    ) -> Importer<'a> {
+        Importer {
+            tx,
+            inv,
+            report,
+            selection_changed: false,
+            products: HashMap::new(),
+            arches: HashMap::new(),
+            categories: HashMap::new(),
+            directories: HashMap::new(),
+            progress: Progress {
+                start: Instant::now(),
+                last: None,
+                sink: progress,
+            },
+        }
+    }
+}
+
 struct Progress<'a> {
     start: Instant,
     /// When the last line was given.
