@@ -243,6 +243,17 @@ pub fn fedora_40_inventory(
     })
 }
 
+/// Puts `rpm` into the fedora-40 repository of the tree at `root` ([`TOPDIR`]/[`REPO_SUBDIR`],
+/// created when missing; RPMs already there stay), rebuilds its repodata with `createrepo_c`
+/// at `revision`, and returns what a metalink says of the new repomd.xml.
+pub fn add_to_fedora_40_tree(root: &Path, rpm: &Path, revision: u64) -> RepomdDetails {
+    let os = root.join(TOPDIR).join(REPO_SUBDIR);
+    fs::create_dir_all(&os).unwrap_or_else(|e| panic!("create {}: {e}", os.display()));
+    let name = rpm.file_name().expect("an RPM file name");
+    fs::copy(rpm, os.join(name)).unwrap_or_else(|e| panic!("copy {}: {e}", rpm.display()));
+    repomd_details(&make_repo_with(&os, Some(revision)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

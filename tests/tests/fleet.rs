@@ -18,11 +18,10 @@ use std::time::{Duration, Instant};
 use mirrorfleet_tests::control::{ControlPlane, store_edge};
 use mirrorfleet_tests::fixture::{Edge, Fixture, example_inventory};
 use mirrorfleet_tests::moto::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, moto};
-use mirrorfleet_tests::repo::{REPO_SUBDIR, TOPDIR, fedora_40_inventory};
+use mirrorfleet_tests::repo::{TOPDIR, add_to_fedora_40_tree, fedora_40_inventory};
 use mirrorfleet_tests::store::FileStore;
 use mirrorfleet_tests::{
-    DnfRoot, HELLO_NAME, Listening, StaticServer, build_rpm, build_rpm_with, make_repo_with,
-    repomd_details, require_tools,
+    DnfRoot, HELLO_NAME, Listening, StaticServer, build_rpm, build_rpm_with, require_tools,
 };
 use serde_json::json;
 
@@ -202,10 +201,7 @@ fn dnf_sees_the_new_repomd_hashes_after_the_control_plane_has_them() {
     let hello_09 = build_rpm_with(&rpms, HELLO_NAME, "0.9", "1");
     let hello_10 = build_rpm(&rpms);
     let root = tmp.path().join("mirror");
-    let os = root.join(TOPDIR).join(REPO_SUBDIR);
-    std::fs::create_dir_all(&os).unwrap();
-    std::fs::copy(&hello_09, os.join(hello_09.file_name().unwrap())).unwrap();
-    let old = repomd_details(&make_repo_with(&os, Some(OLD_REVISION)));
+    let old = add_to_fedora_40_tree(&root, &hello_09, OLD_REVISION);
     let mirror = StaticServer::start(&root).unwrap();
 
     let store_url = format!("file://{}", tmp.path().join("store").display());
@@ -243,8 +239,7 @@ fn dnf_sees_the_new_repomd_hashes_after_the_control_plane_has_them() {
     );
 
     // The master tree moves on: 1.0 published, repodata rebuilt (what the mirror now serves).
-    std::fs::copy(&hello_10, os.join(hello_10.file_name().unwrap())).unwrap();
-    let new = repomd_details(&make_repo_with(&os, Some(NEW_REVISION)));
+    let new = add_to_fedora_40_tree(&root, &hello_10, NEW_REVISION);
     assert_ne!(new.sha256, old.sha256);
     // Until the control plane knows the new repomd.xml, dnf refuses the mirror serving it.
     dnf.clear_cache();

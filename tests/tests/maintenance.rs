@@ -17,10 +17,10 @@ use mirrorfleet_control::publish::layout::Manifest;
 use mirrorfleet_snapshot::Snapshot;
 use mirrorfleet_tests::control::{ControlPlane, store_edge};
 use mirrorfleet_tests::fixture::Edge;
-use mirrorfleet_tests::repo::{REPO_SUBDIR, TOPDIR, fedora_40_inventory};
+use mirrorfleet_tests::repo::{REPO_SUBDIR, TOPDIR, add_to_fedora_40_tree, fedora_40_inventory};
 use mirrorfleet_tests::{
     DnfRoot, HELLO_NAME, Listening, RepomdDetails, StaticServer, build_rpm, build_rpm_with,
-    make_repo_with, repomd_details, require_tools,
+    require_tools,
 };
 use serde_json::json;
 
@@ -177,10 +177,8 @@ fn emergency_expire_repo_leaves_dnf_only_the_current_repomd() {
     // current one (1.0) on the other.
     let tree = |name: &str, rpm: &Path, revision: u64| {
         let root = tmp.path().join(name);
-        let os = root.join(TOPDIR).join(REPO_SUBDIR);
-        std::fs::create_dir_all(&os).unwrap();
-        std::fs::copy(rpm, os.join(rpm.file_name().unwrap())).unwrap();
-        (root, repomd_details(&make_repo_with(&os, Some(revision))))
+        let details = add_to_fedora_40_tree(&root, rpm, revision);
+        (root, details)
     };
     let (old_root, old) = tree("old-mirror", &hello_09, OLD_REVISION);
     let (new_root, new) = tree("new-mirror", &hello_10, NEW_REVISION);
