@@ -450,7 +450,17 @@ impl Converter<'_> {
         let mut pairs: BTreeSet<(i64, i64)> = BTreeSet::new();
         for hc in &self.src.host_categories {
             let row = format!("host_category {}", hc.id);
-            let (Some(host_id), Some(category_id)) = (hc.host_id, hc.category_id) else {
+            // Both ends must be imported rows.
+            let ends = hc
+                .host_id
+                .zip(hc.category_id)
+                .and_then(|(host_id, category_id)| {
+                    let (name, _) = self.categories.get(&category_id)?;
+                    hosts
+                        .contains_key(&host_id)
+                        .then_some((host_id, category_id, name))
+                });
+            let Some((host_id, category_id, name)) = ends else {
                 self.out.notes.drop(
                     "host_category",
                     "host_category.dangling",
@@ -459,24 +469,6 @@ impl Converter<'_> {
                 );
                 continue;
             };
-            let Some((name, _)) = self.categories.get(&category_id) else {
-                self.out.notes.drop(
-                    "host_category",
-                    "host_category.dangling",
-                    "its host or category is not imported",
-                    row,
-                );
-                continue;
-            };
-            if !hosts.contains_key(&host_id) {
-                self.out.notes.drop(
-                    "host_category",
-                    "host_category.dangling",
-                    "its host or category is not imported",
-                    row,
-                );
-                continue;
-            }
             if !pairs.insert((host_id, category_id)) {
                 self.out.notes.drop(
                     "host_category",
