@@ -411,24 +411,14 @@ async fn swap_count(addr: SocketAddr) -> anyhow::Result<u64> {
         .unwrap_or(0.0) as u64)
 }
 
-/// The `generate` flags of a dataset scale.
+/// The `generate` flags of a dataset scale (seed 1, as `ensure_dataset` builds it).
 fn scale_flags(scale: &str) -> Vec<String> {
     let scale = match scale {
         "small" => crate::Scale::Small,
         "huge" => crate::Scale::Huge,
         _ => crate::Scale::Fedora,
     };
-    let (hosts, private, directories, prefixes, netblocks) = scale.sizes();
-    [
-        ("--hosts", hosts),
-        ("--private", private),
-        ("--directories", directories),
-        ("--asn-prefixes", prefixes),
-        ("--netblocks", netblocks),
-    ]
-    .iter()
-    .flat_map(|(flag, n)| [flag.to_string(), n.to_string()])
-    .collect()
+    scale.shape(1).flags()
 }
 
 /// Runs the suite and writes the report.

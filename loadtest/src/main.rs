@@ -74,13 +74,76 @@ enum Scale {
 }
 
 impl Scale {
-    /// (hosts, private, directories, prefix→ASN entries, netblock pairs).
-    fn sizes(self) -> (usize, usize, usize, usize, usize) {
-        match self {
+    /// The dataset shape of this scale.
+    fn shape(self, seed: u64) -> Shape {
+        let (hosts, private, directories, asn_prefixes, netblocks) = match self {
             Scale::Small => (60, 20, 3_000, 20_000, 500),
             Scale::Fedora => (700, 300, 30_000, 1_000_000, 60_000),
             Scale::Huge => (3_500, 1_500, 30_000, 2_000_000, 300_000),
+        };
+        Shape {
+            seed,
+            hosts,
+            private,
+            directories,
+            asn_prefixes,
+            netblocks,
         }
+    }
+}
+
+/// The shape of a generated dataset: the flags `generate` and `generate-inventory` share (and
+/// `dataset --scale` and `bench` set), so both describe one dataset the same way.
+#[derive(clap::Args, Clone, Copy, Debug, PartialEq, Eq)]
+struct Shape {
+    /// Dataset seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Exported hosts.
+    #[arg(long, default_value_t = 700)]
+    hosts: usize,
+    /// Of which private.
+    #[arg(long, default_value_t = 300)]
+    private: usize,
+    /// Exported directories.
+    #[arg(long, default_value_t = 30_000)]
+    directories: usize,
+    /// prefix→ASN entries (90 % IPv4, 10 % IPv6; the host netblocks are taken from this table).
+    #[arg(long, default_value_t = 1_000_000)]
+    asn_prefixes: usize,
+    /// (host, prefix) netblock pairs.
+    #[arg(long, default_value_t = 60_000)]
+    netblocks: usize,
+}
+
+impl Shape {
+    /// The generator's parameters for this shape.
+    fn params(self, version: u64, created_at: i64) -> generate::Params {
+        generate::Params {
+            seed: self.seed,
+            hosts: self.hosts,
+            private: self.private,
+            directories: self.directories,
+            asn_prefixes: self.asn_prefixes,
+            netblocks: self.netblocks,
+            version,
+            created_at,
+        }
+    }
+
+    /// The flags that select this shape (for a child `generate`).
+    fn flags(self) -> Vec<String> {
+        [
+            ("--seed", self.seed as usize),
+            ("--hosts", self.hosts),
+            ("--private", self.private),
+            ("--directories", self.directories),
+            ("--asn-prefixes", self.asn_prefixes),
+            ("--netblocks", self.netblocks),
+        ]
+        .iter()
+        .flat_map(|(flag, n)| [flag.to_string(), n.to_string()])
+        .collect()
     }
 }
 
@@ -106,24 +169,8 @@ struct GenerateArgs {
     /// Snapshot file to write.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
-    /// Dataset seed: the same seed gives the same bytes.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Exported hosts.
-    #[arg(long, default_value_t = 700)]
-    hosts: usize,
-    /// Of which private.
-    #[arg(long, default_value_t = 300)]
-    private: usize,
-    /// Exported directories.
-    #[arg(long, default_value_t = 30_000)]
-    directories: usize,
-    /// prefix→ASN entries (90 % IPv4, 10 % IPv6).
-    #[arg(long, default_value_t = 1_000_000)]
-    asn_prefixes: usize,
-    /// (host, prefix) netblock pairs.
-    #[arg(long, default_value_t = 60_000)]
-    netblocks: usize,
+    #[command(flatten)]
+    shape: Shape,
     /// Snapshot version.
     #[arg(long, default_value_t = 1)]
     snapshot_version: u64,
@@ -146,24 +193,8 @@ struct InventoryArgs {
     /// Also write the prefix→ASN table (`prefix/len ASN` lines) to this file.
     #[arg(long, value_name = "FILE")]
     asn_table_out: Option<PathBuf>,
-    /// Dataset seed: the same seed gives the same bytes.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Hosts.
-    #[arg(long, default_value_t = 700)]
-    hosts: usize,
-    /// Of which private.
-    #[arg(long, default_value_t = 300)]
-    private: usize,
-    /// Directories.
-    #[arg(long, default_value_t = 30_000)]
-    directories: usize,
-    /// prefix→ASN entries (the host netblocks are taken from this table).
-    #[arg(long, default_value_t = 1_000_000)]
-    asn_prefixes: usize,
-    /// (host, prefix) netblock pairs.
-    #[arg(long, default_value_t = 60_000)]
-    netblocks: usize,
+    #[command(flatten)]
+    shape: Shape,
     /// Reference time for the file histories, Unix seconds [default: 2026-01-01T00:00:00Z].
     #[arg(long, default_value_t = 1_767_225_600)]
     created_at: i64,
@@ -397,7 +428,7 @@ fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn dataset(a: DatasetArgs) -> anyhow::Result<()> {
-    let (hosts, private, directories, asn_prefixes, netblocks) = a.scale.sizes();
+    let shape = a.scale.shape(a.seed);
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let snapshot = a.out.join("snapshot.mfs");
@@ -410,12 +441,7 @@ fn dataset(a: DatasetArgs) -> anyhow::Result<()> {
     );
     generate(GenerateArgs {
         out: snapshot.clone(),
-        seed: a.seed,
-        hosts,
-        private,
-        directories,
-        asn_prefixes,
-        netblocks,
+        shape,
         snapshot_version: 1,
         created_at,
         geoip_out: None,
@@ -424,12 +450,7 @@ fn dataset(a: DatasetArgs) -> anyhow::Result<()> {
     generate_inventory(InventoryArgs {
         out: a.out.join("inventory.json"),
         asn_table_out: Some(a.out.join("prefix-asn.txt")),
-        seed: a.seed,
-        hosts,
-        private,
-        directories,
-        asn_prefixes,
-        netblocks,
+        shape,
         created_at,
         compact: false,
     })?;
@@ -469,16 +490,7 @@ fn dataset(a: DatasetArgs) -> anyhow::Result<()> {
 }
 
 fn generate(a: GenerateArgs) -> anyhow::Result<()> {
-    let params = generate::Params {
-        seed: a.seed,
-        hosts: a.hosts,
-        private: a.private,
-        directories: a.directories,
-        asn_prefixes: a.asn_prefixes,
-        netblocks: a.netblocks,
-        version: a.snapshot_version,
-        created_at: a.created_at,
-    };
+    let params = a.shape.params(a.snapshot_version, a.created_at);
     let t0 = Instant::now();
     let plan = plan::Plan::new();
     let mut progress = |line: &str| eprintln!("[{:>6.2} s] {line}", t0.elapsed().as_secs_f64());
@@ -528,7 +540,7 @@ fn generate(a: GenerateArgs) -> anyhow::Result<()> {
     }
     println!(
         "seed {}  version {}  created_at {}",
-        a.seed, a.snapshot_version, a.created_at
+        a.shape.seed, a.snapshot_version, a.created_at
     );
     println!(
         "hosts {} (public {}, private {}) in {} countries",
@@ -597,21 +609,12 @@ fn generate_tree(a: TreeArgs) -> anyhow::Result<()> {
 
 fn generate_inventory(a: InventoryArgs) -> anyhow::Result<()> {
     use std::io::Write;
-    let params = generate::Params {
-        seed: a.seed,
-        hosts: a.hosts,
-        private: a.private,
-        directories: a.directories,
-        asn_prefixes: a.asn_prefixes,
-        netblocks: a.netblocks,
-        version: 1,
-        created_at: a.created_at,
-    };
+    let params = a.shape.params(1, a.created_at);
     let t0 = Instant::now();
     let plan = plan::Plan::new();
     let mut progress = |line: &str| eprintln!("[{:>6.2} s] {line}", t0.elapsed().as_secs_f64());
     let (data, _) = generate::generate(&params, &plan, &mut progress)?;
-    let (doc, s) = generate::inventory(&data, a.seed, &mut progress)?;
+    let (doc, s) = generate::inventory(&data, a.shape.seed, &mut progress)?;
     progress(&format!("writing {} …", a.out.display()));
     let file = std::fs::File::create(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
@@ -636,7 +639,7 @@ fn generate_inventory(a: InventoryArgs) -> anyhow::Result<()> {
         writeln!(
             w,
             "# mirrorfleet-loadtest synthetic prefix→ASN table, seed {}",
-            a.seed
+            a.shape.seed
         )?;
         for (prefix, asn) in &data.prefix_asn {
             writeln!(w, "{prefix} {asn}")?;
@@ -647,7 +650,7 @@ fn generate_inventory(a: InventoryArgs) -> anyhow::Result<()> {
         "wrote {} ({} = {size} bytes), seed {}",
         a.out.display(),
         mib(size),
-        a.seed
+        a.shape.seed
     );
     if let Some(p) = &a.asn_table_out {
         println!(
